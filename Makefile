@@ -1,0 +1,44 @@
+# Cairn -- build, test, demo.  `make` builds x86-64 libraries in build/;
+# `make M32=1` builds 32-bit ones in build32/.
+CC      ?= gcc
+M32     ?=
+ifeq ($(M32),1)
+  BUILD := build32
+  ARCH  := -m32
+else
+  BUILD := build
+  ARCH  :=
+endif
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Werror
+LIBFLAGS := -std=gnu11 $(ARCH) $(WARN) -fPIC -fvisibility=hidden -fno-plt \
+            -ftls-model=initial-exec -fno-builtin-malloc -fno-stack-protector \
+            -Iinclude $(CFLAGS)
+SRCS    := $(wildcard src/*.c)
+OBJS    := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+HDRS    := $(wildcard include/*.h include/cairn/*.h)
+
+all: $(BUILD)/libcairn.so $(BUILD)/libcairn.a
+
+$(BUILD)/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBFLAGS) -c $< -o $@
+
+$(BUILD)/libcairn.so: $(OBJS)
+	$(CC) $(ARCH) -shared -Wl,-soname,libcairn.so -Wl,-z,now -o $@ $(OBJS) -lpthread
+
+$(BUILD)/libcairn.a: $(OBJS)
+	rm -f $@ && ar rcs $@ $(OBJS)
+
+# Run the whole test suite, both widths (the 32-bit half under qemu-i386).
+test: all
+	$(MAKE) M32=1 all
+	tests/run.sh
+
+demo: all
+	scripts/demo.sh
+
+clean:
+	rm -rf build build32
+
+.PHONY: all test demo clean

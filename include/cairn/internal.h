@@ -1,0 +1,250 @@
+/* cairn/internal.h -- what Cairn's modules share: globals, the pointer
+ * arithmetic that finds a block's page, and each module's entry points.
+ *
+ * Layers (each file uses only the ones above it in this list):
+ *   os.c        the operating system: mmap, madvise, futex, time, random
+ *   output.c    messages to stderr without allocating; fatal errors
+ *   options.c   tunables read once from the environment
+ *   segment.c   segments, the segment map and the global page pool
+ *   huge.c      blocks mapped on their own
+ *   page.c      slabs: carving blocks, per-heap page queues
+ *   heap.c      thread heaps: creation, remote frees, thread exit, fork
+ *   alloc.c     malloc & co., the fast path first
+ *   free.c      free, misuse detection
+ *   init.c      lazy process-wide initialisation
+ *   override.c  the libc names
+ */
+#ifndef CAIRN_INTERNAL_H
+#define CAIRN_INTERNAL_H
+
+#include "cairn/types.h"
+#include <stdbool.h>
+#include <string.h>
+
+#define cn_likely(x)   __builtin_expect(!!(x), 1)
+#define cn_unlikely(x) __builtin_expect(!!(x), 0)
+#define cn_noinline    __attribute__((noinline))
+#define cn_cold        __attribute__((cold, noinline))
+#define cn_hidden      __attribute__((visibility("hidden")))
+#define cn_export      __attribute__((visibility("default")))
+
+/* ---------------------------------------------------------------------------
+ * os.c
+ * ------------------------------------------------------------------------- */
+void    *cn_os_map(size_t size);                       /* NULL on failure */
+void    *cn_os_map_at(void *hint, size_t size);        /* exactly at hint, or NULL */
+void     cn_os_unmap(void *p, size_t size);
+void     cn_os_purge(void *p, size_t size);            /* drop contents, keep mapping */
+void    *cn_os_remap(void *p, size_t old_size, size_t new_size, bool may_move);
+uint64_t cn_os_random(void);
+uint64_t cn_os_now_ms(void);
+size_t   cn_os_page_size(void);
+void     cn_os_write(int fd, const char *s, size_t n);
+void     cn_os_futex_wait(_Atomic int *addr, int val);
+void     cn_os_futex_wake(_Atomic int *addr);
+
+static inline void cn_lock_acquire(cn_lock *l) {
+    int c = 0;
+    if (cn_likely(atomic_compare_exchange_strong_explicit(&l->v, &c, 1, memory_order_acquire,
+                                                          memory_order_relaxed)))
+        return;
+    if (c != 2) c = atomic_exchange_explicit(&l->v, 2, memory_order_acquire);
+    while (c != 0) {
+        cn_os_futex_wait(&l->v, 2);
+        c = atomic_exchange_explicit(&l->v, 2, memory_order_acquire);
+    }
+}
+static inline void cn_lock_release(cn_lock *l) {
+    if (atomic_exchange_explicit(&l->v, 0, memory_order_release) == 2) cn_os_futex_wake(&l->v);
+}
+static inline void cn_lock_reset(cn_lock *l) { atomic_store_explicit(&l->v, 0, memory_order_relaxed); }
+
+/* ---------------------------------------------------------------------------
+ * output.c
+ * ------------------------------------------------------------------------- */
+/* Print "cairn: FN(): WHAT (0xP)" on stderr and abort. */
+_Noreturn void cn_fatal(const char *fn, const char *what, const void *p) cn_cold;
+/* A tiny formatter: %s %d %u %zu %x %p and %%; writes to stderr. */
+void cn_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+size_t cn_format(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---------------------------------------------------------------------------
+ * options.c
+ * ------------------------------------------------------------------------- */
+typedef enum cn_option_id {
+    CN_OPT_PURGE_DELAY_MS,    /* free pages are purged this long after they empty */
+    CN_OPT_PURGE_MAX_DIRTY,   /* ...or at once when more than this many bytes wait */
+    CN_OPT_HUGE_THRESHOLD,    /* blocks above this are mapped on their own         */
+    CN_OPT_HUGE_CACHE,        /* bytes of freed huge mappings kept for reuse       */
+    CN_OPT_VERBOSE,
+    CN_OPT_COUNT
+} cn_option_id;
+extern long cn_options[CN_OPT_COUNT];
+void cn_options_init(void);
+
+/* ---------------------------------------------------------------------------
+ * Size classes (alloc.c computes them at init)
+ * ------------------------------------------------------------------------- */
+typedef struct cn_class {
+    uint32_t size;        /* block size                        */
+    uint16_t npages;      /* pages per slab                    */
+    uint16_t capacity;    /* blocks per slab                   */
+    uint32_t div_inv;     /* for cn_block_index()              */
+    uint8_t  div_shift;
+} cn_class;
+extern cn_class cn_classes[CN_NCLASS];
+extern uint8_t  cn_class_of_small[CN_FAST_MAX / CN_ALIGN + 1];
+void cn_classes_init(void);
+
+/* The class of n bytes: 16-byte steps to 128, then 4 per power of two. */
+static inline unsigned cn_size_class_calc(size_t n) {
+    if (n <= 128) return n ? (unsigned)((n - 1) / 16) : 0;
+    size_t m = n - 1;                               /* n in (2^b, 2^(b+1)] */
+    unsigned b = (unsigned)(8 * sizeof(size_t) - 1 - __builtin_clzl(m));
+    return 8 + (b - 7) * 4 + (unsigned)(m >> (b - 2)) - 4;
+}
+static inline unsigned cn_size_class(size_t n) {
+    if (cn_likely(n <= CN_FAST_MAX)) return cn_class_of_small[(n + CN_ALIGN - 1) / CN_ALIGN];
+    return cn_size_class_calc(n);
+}
+
+/* ---------------------------------------------------------------------------
+ * Pointer -> segment -> page
+ * ------------------------------------------------------------------------- */
+extern uintptr_t cn_segmap[CN_SEGMAP_BITS / CN_WORD_BITS];
+
+/* Is p inside one of our segment windows?  One load and a bit test. */
+static inline bool cn_in_segment(uintptr_t a) {
+    uintptr_t w = a >> CN_SEG_SHIFT;
+#if UINTPTR_MAX > 0xffffffffu
+    if (cn_unlikely(w >= CN_SEGMAP_BITS)) return false;
+#endif
+    return (cn_segmap[w / CN_WORD_BITS] >> (w % CN_WORD_BITS)) & 1;
+}
+static inline cn_segment *cn_segment_of(uintptr_t a) {
+    return (cn_segment *)(a & ~(CN_SEG_SIZE - 1));
+}
+static inline cn_page *cn_page_of(uintptr_t a) {
+    return &cn_segment_of(a)->pages[(a >> CN_PAGE_SHIFT) & (CN_SEG_PAGES - 1)];
+}
+static inline uintptr_t cn_page_addr(const cn_page *pg) {
+    uintptr_t seg = (uintptr_t)pg & ~(CN_SEG_SIZE - 1);
+    return seg + (((uintptr_t)pg - seg) / sizeof(cn_page)) * CN_PAGE_SIZE;
+}
+static inline cn_segment *cn_segment_of_page(const cn_page *pg) { return cn_segment_of((uintptr_t)pg); }
+static inline size_t cn_page_index(const cn_page *pg) {
+    return (size_t)(pg - cn_segment_of_page(pg)->pages);
+}
+
+/* The index of the block that starts at byte `off` of a slab, or a value
+ * >= capacity if no block starts there.  Blocks are size = odd << shift; an
+ * offset is a multiple of it iff rotr(off * odd^-1, shift) <= 2^32/size, and
+ * then that is the quotient (Hacker's Delight, 10-17). */
+static inline uint32_t cn_block_index(const cn_page *pg, uint32_t off) {
+    uint32_t x = off * pg->div_inv;
+    unsigned s = pg->div_shift;
+    return (x >> s) | (x << ((32 - s) & 31));
+}
+
+/* ---------------------------------------------------------------------------
+ * segment.c -- the page pool
+ * ------------------------------------------------------------------------- */
+extern cn_lock cn_pool_lock;
+/* A span of n pages (first descriptor returned; kind left FREE for the caller
+ * to set).  *zero tells whether its memory is known to be zero. */
+cn_page *cn_span_alloc(size_t npages, bool *zero);
+/* The same, starting on a multiple of align_pages pages. */
+cn_page *cn_span_alloc_aligned(size_t npages, size_t align_pages, bool *zero);
+/* Give a span (first descriptor, npages set) back to the pool. */
+void     cn_span_free(cn_page *first);
+/* Shrink a large span in place to npages; the tail goes back to the pool. */
+void     cn_span_shrink(cn_page *first, size_t npages);
+/* Grow a large span in place if the pages after it are free. */
+bool     cn_span_grow(cn_page *first, size_t npages);
+/* Purge free pages: those expired, or all of them if `all`.  Returns bytes. */
+size_t   cn_pool_purge(bool all);
+/* Release what caches keep (spare segments) -- used when the OS says no. */
+bool     cn_pool_release_cached(void);
+/* Mark the pages of span [first, first+n) as `kind` with back offsets. */
+void     cn_span_mark(cn_page *first, size_t n, cn_kind kind, cn_kind tail_kind);
+
+/* ---------------------------------------------------------------------------
+ * huge.c
+ * ------------------------------------------------------------------------- */
+void  *cn_huge_alloc(size_t size, size_t alignment, bool zero);
+/* If p is a live huge block: its usable size (else 0). */
+size_t cn_huge_usable(const void *p);
+/* Free p if it is a huge block; returns false if it is not one. */
+bool   cn_huge_free(void *p);
+void  *cn_huge_realloc(void *p, size_t size);       /* p must be huge */
+size_t cn_huge_release_cache(void);
+void   cn_huge_fork_prepare(void);
+void   cn_huge_fork_parent(void);
+void   cn_huge_fork_child(void);
+
+/* ---------------------------------------------------------------------------
+ * page.c -- slabs
+ * ------------------------------------------------------------------------- */
+extern cn_page cn_page_empty;
+void  cn_page_list_push(cn_page_list *l, cn_page *pg);
+void  cn_page_list_remove(cn_page_list *l, cn_page *pg);
+/* Find or make a page of class cls with a free block; NULL when out of memory. */
+cn_page *cn_heap_find_page(cn_heap *h, unsigned cls);
+/* A local free noticed that the page was full or is now empty. */
+void  cn_page_after_free(cn_heap *h, cn_page *pg);
+/* Move all of a page's blocks freed elsewhere... (heap.c drains). */
+void  cn_page_release(cn_heap *h, cn_page *pg);
+
+/* ---------------------------------------------------------------------------
+ * heap.c
+ * ------------------------------------------------------------------------- */
+extern __thread cn_heap *cn_tls_heap __attribute__((tls_model("initial-exec")));
+extern cn_heap cn_heap_empty;
+extern cn_heap cn_orphans;          /* pages of exited threads, under cn_orphan_lock */
+extern cn_lock cn_orphan_lock;
+/* The calling thread's heap, created on first use (NULL if out of memory). */
+cn_heap *cn_heap_get(void);
+/* Push a block onto its owning heap's remote list. */
+void   cn_heap_remote_free(cn_heap *owner, cn_block *b);
+/* Take the blocks other threads freed for h and free them locally. */
+void   cn_heap_drain(cn_heap *h);
+/* Free a block (tag already set) on whichever heap now owns its page. */
+void   cn_free_to_owner(cn_heap *h, cn_block *b);
+void   cn_heaps_init(void);
+/* Local free of block b on page pg owned by h (no checks). */
+void   cn_free_local(cn_heap *h, cn_page *pg, cn_block *b);
+/* Take a page of class cls from the exited threads' pages, or NULL. */
+cn_page *cn_orphan_adopt(cn_heap *h, unsigned cls);
+void   cn_heap_fork_prepare(void);
+void   cn_heap_fork_parent(void);
+void   cn_heap_fork_child(void);
+void   cn_heaps_collect_dead(void);
+uint64_t cn_heap_next_key(cn_heap *h);
+
+/* ---------------------------------------------------------------------------
+ * alloc.c / free.c
+ * ------------------------------------------------------------------------- */
+void  *cn_malloc(size_t n);
+void  *cn_calloc(size_t count, size_t size);
+void  *cn_realloc(void *p, size_t n);
+void  *cn_reallocarray(void *p, size_t count, size_t size);
+void  *cn_aligned(size_t alignment, size_t n);   /* alignment: a power of two */
+int    cn_posix_memalign(void **out, size_t alignment, size_t n);
+void  *cn_aligned_alloc(size_t alignment, size_t n);
+void  *cn_memalign(size_t alignment, size_t n);
+void  *cn_valloc(size_t n);
+void  *cn_pvalloc(size_t n);
+size_t cn_usable_size(const void *p, const char *fn);
+void   cn_free(void *p);
+int    cn_trim(size_t pad);
+/* Classify p for realloc / usable_size: 0 = not ours (aborts with fn). */
+typedef enum { CN_PTR_SLAB, CN_PTR_LARGE, CN_PTR_HUGE } cn_ptr_kind;
+cn_ptr_kind cn_check_live(const void *p, const char *fn, cn_page **pg_out);
+
+/* ---------------------------------------------------------------------------
+ * init.c
+ * ------------------------------------------------------------------------- */
+extern _Atomic int cn_initialized;
+void cn_init(void);
+
+#endif /* CAIRN_INTERNAL_H */

@@ -1,0 +1,142 @@
+/* cairn/types.h -- Cairn's internal types and every build-time constant.
+ *
+ * Memory layout in one paragraph: the OS gives us *segments*, 4 MiB windows
+ * aligned to 4 MiB.  A segment is cut into 256 *pages* of 16 KiB; page 0
+ * holds the segment's metadata: one 64-byte descriptor (cn_page) per page.
+ * Runs of free pages (*spans*) live in a global page pool.  A span is used
+ * either as a *slab* of equal blocks of one size class, owned by one thread
+ * heap, or as one *large* block.  Blocks above the huge threshold are mapped
+ * on their own.  From a pointer p: segment = p & ~(4 MiB - 1), descriptor =
+ * segment->pages[(p >> 14) & 255] -- address arithmetic, no search.  A bitmap
+ * over the address space (one bit per 4 MiB) says whether p's window is ours.
+ */
+#ifndef CAIRN_TYPES_H
+#define CAIRN_TYPES_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---------------------------------------------------------------------------
+ * Build options (override with -D...)
+ * ------------------------------------------------------------------------- */
+
+#define CN_SEG_SHIFT   22                      /* segment = 4 MiB           */
+#define CN_PAGE_SHIFT  14                      /* page    = 16 KiB          */
+#define CN_SEG_SIZE    ((uintptr_t)1 << CN_SEG_SHIFT)
+#define CN_PAGE_SIZE   ((size_t)1 << CN_PAGE_SHIFT)
+#define CN_SEG_PAGES   (1u << (CN_SEG_SHIFT - CN_PAGE_SHIFT))   /* 256      */
+#define CN_ALIGN       16                      /* alignof(max_align_t)     */
+
+/* Size classes: 16..128 in steps of 16, then 4 classes per power of two up
+ * to CN_SMALL_MAX.  Sizes up to CN_FAST_MAX are mapped by a table. */
+#define CN_SMALL_MAX   ((size_t)128 * 1024)
+#define CN_FAST_MAX    1024
+#define CN_NCLASS      48
+
+/* Address bits covered by the segment map. */
+#if UINTPTR_MAX > 0xffffffffu
+#define CN_ADDR_BITS   47
+#else
+#define CN_ADDR_BITS   32
+#endif
+#define CN_SEGMAP_BITS ((uintptr_t)1 << (CN_ADDR_BITS - CN_SEG_SHIFT))
+#define CN_WORD_BITS   (8 * sizeof(uintptr_t))
+
+/* Slab free lists are built CN_EXTEND_BYTES at a time, so untouched parts of
+ * a fresh page stay untouched (and unresident). */
+#define CN_EXTEND_BYTES 4096
+
+/* ---------------------------------------------------------------------------
+ * Blocks, pages, segments
+ * ------------------------------------------------------------------------- */
+
+/* A free block: its first word links the free list, encoded as
+ * next ^ page->key; its second word is CN_FREED_TAG(page->key) while the
+ * block is free, 0 once handed out.  The tag makes double frees cheap to see. */
+typedef struct cn_block {
+    uintptr_t next;
+    uintptr_t tag;
+} cn_block;
+
+#define CN_FREED_TAG(key) (~(key))
+
+typedef enum cn_kind {
+    CN_KIND_FREE = 0,   /* page belongs to a free span in the pool          */
+    CN_KIND_META,       /* page 0 of a segment: the descriptors             */
+    CN_KIND_SLAB,       /* first page of a slab                              */
+    CN_KIND_SLAB_TAIL,  /* later page of a multi-page slab (see back)        */
+    CN_KIND_LARGE,      /* first page of a large block                       */
+    CN_KIND_LARGE_TAIL, /* later page of a large block                       */
+    CN_KIND_NONE,       /* beyond the mapped end of a short segment          */
+} cn_kind;
+
+struct cn_heap;
+
+/* One descriptor per 16 KiB page.  Only the fields a kind uses are valid. */
+typedef struct cn_page {
+    cn_block *free;               /* slab: local free list (owner only)       */
+    uintptr_t key;                /* slab: free-list encoding key             */
+    _Atomic(struct cn_heap *) owner; /* slab: owning heap; NULL otherwise     */
+    struct cn_page *next, *prev;  /* heap queue, or pool free list            */
+    uint32_t block_size;          /* slab: bytes per block                    */
+    uint32_t div_inv;             /* slab: see cn_block_index()               */
+    uint16_t used;                /* slab: blocks out (incl. remote frees)    */
+    uint16_t capacity;            /* slab: blocks that fit in the span        */
+    uint16_t carved;              /* slab: blocks ever put on the free list   */
+    uint16_t npages;              /* first page of a span: its length         */
+    uint16_t back;                /* tail pages: distance to the first page   */
+    uint8_t  kind;                /* cn_kind                                  */
+    uint8_t  cls;                 /* slab: size class                         */
+    uint8_t  div_shift;           /* slab: see cn_block_index()               */
+    uint8_t  flags;               /* CN_PF_*                                  */
+} cn_page;
+
+_Static_assert(sizeof(cn_page) <= 64, "a page descriptor fits 64 bytes");
+_Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= CN_PAGE_SIZE, "descriptors fit page 0");
+
+#define CN_PF_DIRTY   1   /* free page: may hold data (not purged)          */
+#define CN_PF_FULL    2   /* slab: in the heap's full list                   */
+#define CN_PF_ZERO    4   /* large: memory known to be zero                  */
+
+/* A segment is its array of descriptors.  pages[0] describes page 0 itself
+ * (kind META, owner NULL) and keeps the segment's own counts: npages = pages
+ * mapped (a segment mapped under memory pressure may be short), used = pages
+ * handed out of the pool. */
+typedef struct cn_segment { cn_page pages[CN_SEG_PAGES]; } cn_segment;
+
+/* ---------------------------------------------------------------------------
+ * Heaps
+ * ------------------------------------------------------------------------- */
+
+typedef struct cn_page_list { cn_page *first, *last; } cn_page_list;
+
+/* Per-class statistics counters (cheap, owner-only, summed on demand). */
+typedef struct cn_class_stats {
+    uint64_t mallocs;   /* counted when a block leaves a page's free list in bulk */
+    uint64_t frees;
+} cn_class_stats;
+
+typedef enum cn_heap_state { CN_HEAP_EMPTY, CN_HEAP_LIVE, CN_HEAP_DEAD, CN_HEAP_ORPHAN } cn_heap_state;
+
+/* A thread's heap.  Only its thread touches it, except `remote`, where
+ * other threads push the blocks they free for it. */
+typedef struct cn_heap {
+    cn_page *bins[CN_NCLASS];        /* page to allocate from, per class   */
+    cn_page_list queue[CN_NCLASS];   /* pages with free blocks, per class   */
+    cn_page_list full;               /* pages with none                     */
+    _Atomic(uintptr_t) remote;       /* blocks freed by others (MPSC stack) */
+    uintptr_t remote_key;            /* encodes the links of `remote`       */
+    uint64_t rng;                    /* key generator state                 */
+    struct cn_heap *next_all;        /* every heap ever made                */
+    struct cn_heap *next_free;       /* dead heaps, for reuse               */
+    int state;                       /* cn_heap_state                       */
+} cn_heap;
+
+/* ---------------------------------------------------------------------------
+ * Locks: a small futex lock (never allocates).
+ * ------------------------------------------------------------------------- */
+typedef struct cn_lock { _Atomic int v; } cn_lock;
+#define CN_LOCK_INIT { 0 }
+
+#endif /* CAIRN_TYPES_H */

@@ -1,0 +1,245 @@
+/* alloc.c -- malloc and its relatives.  The fast path comes first: a table
+ * maps the size to a class, the heap's current page of that class pops a
+ * block from its free list.  Everything else is out of line. */
+#include "cairn/internal.h"
+
+#include <errno.h>
+
+cn_class cn_classes[CN_NCLASS];
+uint8_t  cn_class_of_small[CN_FAST_MAX / CN_ALIGN + 1];
+
+void *cn_malloc_slow(size_t n, bool zero);
+
+/* ---------------------------------------------------------------------------
+ * The fast path
+ * ------------------------------------------------------------------------- */
+void *cn_malloc(size_t n) {
+    cn_heap *h = cn_tls_heap;
+    if (cn_likely(n <= CN_FAST_MAX)) {
+        cn_page *pg = h->bins[cn_class_of_small[(n + CN_ALIGN - 1) / CN_ALIGN]];
+        cn_block *b = pg->free;
+        if (cn_likely(b != NULL)) {
+            pg->free = (cn_block *)(b->next ^ pg->key);
+            pg->used++;
+            b->tag = 0;
+            return b;
+        }
+    }
+    return cn_malloc_slow(n, false);
+}
+
+/* ---------------------------------------------------------------------------
+ * Size classes
+ * ------------------------------------------------------------------------- */
+static size_t class_size(unsigned cls) {
+    if (cls < 8) return (cls + 1) * 16;
+    unsigned g = (cls - 8) / 4, r = (cls - 8) % 4;
+    return ((size_t)32 << g) * (5 + r);
+}
+
+void cn_classes_init(void) {
+    for (unsigned cls = 0; cls < CN_NCLASS; cls++) {
+        cn_class *c = &cn_classes[cls];
+        size_t size = class_size(cls), np;
+        /* The smallest slab holding >= 4 blocks with at most 1/8 left over. */
+        for (np = 1; np < CN_SEG_PAGES / 2; np++) {
+            size_t span = np * CN_PAGE_SIZE, cap = span / size;
+            if (cap >= 4 && (span - cap * size) * 8 <= span) break;
+        }
+        size_t cap = np * CN_PAGE_SIZE / size;
+        unsigned shift = (unsigned)__builtin_ctzl(size);
+        uint32_t odd = (uint32_t)(size >> shift), inv = odd;      /* Newton: odd^-1 mod 2^32 */
+        for (int i = 0; i < 5; i++) inv *= 2 - odd * inv;
+        c->size = (uint32_t)size;
+        c->npages = (uint16_t)np;
+        c->capacity = (uint16_t)(cap > 0xffff ? 0xffff : cap);
+        c->div_inv = inv;
+        c->div_shift = (uint8_t)shift;
+    }
+    for (size_t i = 0; i <= CN_FAST_MAX / CN_ALIGN; i++)
+        cn_class_of_small[i] = (uint8_t)cn_size_class_calc(i * CN_ALIGN);
+}
+
+/* ---------------------------------------------------------------------------
+ * Slow paths
+ * ------------------------------------------------------------------------- */
+static void *oom(void) {
+    errno = ENOMEM;
+    return NULL;
+}
+
+static void *slab_alloc(cn_heap *h, unsigned cls) {
+    cn_page *pg = h->bins[cls];
+    cn_block *b = pg->free;
+    if (!b) {
+        if (!(pg = cn_heap_find_page(h, cls))) return NULL;
+        b = pg->free;
+    }
+    pg->free = (cn_block *)(b->next ^ pg->key);
+    pg->used++;
+    b->tag = 0;
+    return b;
+}
+
+/* A block of whole pages, aligned to `align_pages` pages. */
+static void *large_alloc(size_t n, size_t align_pages, bool zero) {
+    size_t np = (n + CN_PAGE_SIZE - 1) / CN_PAGE_SIZE;
+    bool is_zero;
+    cn_page *pg = cn_span_alloc_aligned(np, align_pages, &is_zero);
+    if (!pg) return NULL;
+    cn_span_mark(pg, np, CN_KIND_LARGE, CN_KIND_LARGE_TAIL);
+    atomic_store_explicit(&pg->owner, NULL, memory_order_relaxed);
+    pg->flags = is_zero ? CN_PF_ZERO : 0;
+    void *p = (void *)cn_page_addr(pg);
+    if (zero && !is_zero) memset(p, 0, n);
+    return p;
+}
+
+cn_noinline void *cn_malloc_slow(size_t n, bool zero) {
+    cn_heap *h = cn_heap_get();
+    void *p;
+    if (cn_unlikely(!h)) return oom();
+    if (n <= CN_SMALL_MAX) {
+        p = slab_alloc(h, cn_size_class(n));
+        if (p && zero) memset(p, 0, n);
+    } else if (n <= (size_t)cn_options[CN_OPT_HUGE_THRESHOLD]) {
+        p = large_alloc(n, 1, zero);
+    } else if (n <= PTRDIFF_MAX) {
+        p = cn_huge_alloc(n, CN_ALIGN, zero);
+    } else {
+        p = NULL;
+    }
+    return p ? p : oom();
+}
+
+void *cn_calloc(size_t count, size_t size) {
+    size_t n;
+    if (cn_unlikely(__builtin_mul_overflow(count, size, &n))) return oom();
+    if (n <= CN_FAST_MAX) {
+        void *p = cn_malloc(n);
+        if (p) memset(p, 0, n);
+        return p;
+    }
+    return cn_malloc_slow(n, true);
+}
+
+/* ---------------------------------------------------------------------------
+ * Aligned allocation: small alignments come from a size class whose blocks
+ * are multiples of the alignment (slabs start on a page, so every block is
+ * aligned); larger ones from a page span that starts aligned; the largest
+ * from their own mapping.  Nothing is wasted beyond the alignment.
+ * ------------------------------------------------------------------------- */
+void *cn_aligned(size_t alignment, size_t n) {
+    if (alignment <= CN_ALIGN) return n <= CN_FAST_MAX ? cn_malloc(n) : cn_malloc_slow(n, false);
+    if (n > PTRDIFF_MAX - alignment || alignment > ((size_t)PTRDIFF_MAX >> 1) + 1) return oom();
+    cn_heap *h = cn_heap_get();
+    if (!h) return oom();
+    void *p = NULL;
+    if (alignment <= CN_PAGE_SIZE && n <= CN_SMALL_MAX) {
+        for (unsigned cls = cn_size_class(n); cls < CN_NCLASS; cls++)
+            if (cn_classes[cls].size % alignment == 0) return (p = slab_alloc(h, cls)) ? p : oom();
+    }
+    size_t align_pages = alignment <= CN_PAGE_SIZE ? 1 : alignment / CN_PAGE_SIZE;
+    size_t np = (n + CN_PAGE_SIZE - 1) / CN_PAGE_SIZE;
+    if (n <= (size_t)cn_options[CN_OPT_HUGE_THRESHOLD] && np + align_pages < CN_SEG_PAGES / 2)
+        p = large_alloc(n, align_pages, false);
+    else
+        p = cn_huge_alloc(n, alignment, false);
+    return p ? p : oom();
+}
+
+static bool is_pow2(size_t x) { return x && !(x & (x - 1)); }
+
+int cn_posix_memalign(void **out, size_t alignment, size_t n) {
+    if (!is_pow2(alignment) || alignment < sizeof(void *)) return EINVAL;
+    int e = errno;
+    void *p = cn_aligned(alignment, n);
+    errno = e;
+    if (!p) return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+void *cn_aligned_alloc(size_t alignment, size_t n) {
+    if (!is_pow2(alignment)) { errno = EINVAL; return NULL; }
+    return cn_aligned(alignment, n);
+}
+
+void *cn_memalign(size_t alignment, size_t n) {
+    if (!is_pow2(alignment)) {                    /* glibc rounds up to a power of two */
+        if (alignment > ((size_t)PTRDIFF_MAX >> 1) + 1) return oom();
+        size_t a = 1;
+        while (a < alignment) a <<= 1;
+        alignment = a;
+    }
+    return cn_aligned(alignment, n);
+}
+
+void *cn_valloc(size_t n) { return cn_aligned(cn_os_page_size(), n); }
+
+void *cn_pvalloc(size_t n) {
+    size_t ps = cn_os_page_size();
+    if (n > PTRDIFF_MAX) return oom();
+    n = n ? (n + ps - 1) & ~(ps - 1) : ps;
+    return cn_aligned(ps, n);
+}
+
+/* ---------------------------------------------------------------------------
+ * Size queries and realloc
+ * ------------------------------------------------------------------------- */
+static size_t usable_of(const void *p, cn_ptr_kind kind, cn_page *pg) {
+    switch (kind) {
+    case CN_PTR_SLAB:  return pg->block_size;
+    case CN_PTR_LARGE: return (size_t)pg->npages * CN_PAGE_SIZE;
+    default:           return cn_huge_usable(p);
+    }
+}
+
+size_t cn_usable_size(const void *p, const char *fn) {
+    if (!p) return 0;
+    cn_page *pg;
+    cn_ptr_kind kind = cn_check_live(p, fn, &pg);
+    return usable_of(p, kind, pg);
+}
+
+void *cn_realloc(void *p, size_t n) {
+    if (!p) return cn_malloc(n);
+    if (n == 0) { cn_free(p); return NULL; }
+    cn_page *pg;
+    cn_ptr_kind kind = cn_check_live(p, "realloc", &pg);
+    size_t usable = usable_of(p, kind, pg);
+    if (n > PTRDIFF_MAX) return oom();
+    size_t huge = (size_t)cn_options[CN_OPT_HUGE_THRESHOLD];
+    size_t np = (n + CN_PAGE_SIZE - 1) / CN_PAGE_SIZE;
+    if (n <= usable) {                            /* fits: stays in place */
+        if (kind == CN_PTR_LARGE && np < pg->npages) cn_span_shrink(pg, np);
+        if (kind == CN_PTR_HUGE) return cn_huge_realloc(p, n);   /* shrinks in place */
+        return p;
+    }
+    if (kind == CN_PTR_HUGE && n > huge) {
+        void *q = cn_huge_realloc(p, n);
+        return q ? q : oom();
+    }
+    if (kind == CN_PTR_LARGE && n <= huge && cn_span_grow(pg, np)) return p;
+    void *q = n <= CN_FAST_MAX ? cn_malloc(n) : cn_malloc_slow(n, false);
+    if (!q) return NULL;
+    memcpy(q, p, usable);
+    cn_free(p);
+    return q;
+}
+
+void *cn_reallocarray(void *p, size_t count, size_t size) {
+    size_t n;
+    if (__builtin_mul_overflow(count, size, &n)) return oom();
+    return cn_realloc(p, n);
+}
+
+int cn_trim(size_t pad) {
+    (void)pad;
+    cn_heap *h = cn_tls_heap;
+    if (h != &cn_heap_empty) cn_heap_drain(h);
+    cn_heaps_collect_dead();
+    size_t released = cn_pool_purge(true);
+    released += cn_huge_release_cache();
+    return released > 0;
+}

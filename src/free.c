@@ -1,0 +1,117 @@
+/* free.c -- free, and the checks that catch misuse.
+ *
+ * The fast path: the pointer's segment window is ours (segment map), its page
+ * is owned by this thread's heap, it is the start of a block (a multiply and
+ * a rotate, see cn_block_index), and the block is not already free (its tag
+ * word).  Then the block goes on the page's free list.  Anything else --
+ * another thread's block, a large or huge block, a bad pointer -- is handled
+ * out of line, where bad pointers end in a one-line message and abort.
+ */
+#include "cairn/internal.h"
+
+static void free_slow(void *p);
+
+void cn_free(void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if (cn_likely(cn_in_segment(a))) {
+        cn_page *pg = cn_page_of(a);
+        cn_heap *h = cn_tls_heap;
+        if (cn_likely(atomic_load_explicit(&pg->owner, memory_order_relaxed) == h)) {
+            cn_block *b = p;
+            uintptr_t key = pg->key;
+            if (cn_likely(cn_block_index(pg, (uint32_t)(a & (CN_PAGE_SIZE - 1))) < pg->capacity &&
+                          b->tag != CN_FREED_TAG(key))) {
+                cn_block *old = pg->free;
+                b->tag = CN_FREED_TAG(key);
+                b->next = (uintptr_t)old ^ key;
+                pg->free = b;
+                uint16_t used = --pg->used;
+                if (cn_unlikely(old == NULL || used == 0)) cn_page_after_free(h, pg);
+                return;
+            }
+        }
+    }
+    free_slow(p);
+}
+
+void cn_free_local(cn_heap *h, cn_page *pg, cn_block *b) {
+    cn_block *old = pg->free;
+    b->next = (uintptr_t)old ^ pg->key;
+    pg->free = b;
+    uint16_t used = --pg->used;
+    if (old == NULL || used == 0) cn_page_after_free(h, pg);
+}
+
+/* ---------------------------------------------------------------------------
+ * Checks
+ * ------------------------------------------------------------------------- */
+
+/* The slab page of p and whether p starts a block; aborts if it does not. */
+static cn_block *slab_block(cn_page **pgp, uintptr_t a, const char *fn) {
+    cn_page *pg = *pgp;
+    if (pg->kind == CN_KIND_SLAB_TAIL) pg -= pg->back;
+    uint32_t off = (uint32_t)(a - cn_page_addr(pg));
+    if (cn_block_index(pg, off) >= pg->capacity) cn_fatal(fn, "invalid pointer", (void *)a);
+    *pgp = pg;
+    return (cn_block *)a;
+}
+
+cn_ptr_kind cn_check_live(const void *p, const char *fn, cn_page **pg_out) {
+    uintptr_t a = (uintptr_t)p;
+    const char *freed = fn[0] == 'r' ? "pointer already freed" : "double free detected";
+    if (cn_in_segment(a)) {
+        cn_page *pg = cn_page_of(a);
+        switch (pg->kind) {
+        case CN_KIND_SLAB:
+        case CN_KIND_SLAB_TAIL: {
+            cn_block *b = slab_block(&pg, a, fn);
+            if (b->tag == CN_FREED_TAG(pg->key)) cn_fatal(fn, freed, p);
+            *pg_out = pg;
+            return CN_PTR_SLAB;
+        }
+        case CN_KIND_LARGE:
+            if (a != cn_page_addr(pg)) break;
+            *pg_out = pg;
+            return CN_PTR_LARGE;
+        case CN_KIND_FREE:
+            cn_fatal(fn, freed, p);
+        case CN_KIND_NONE:            /* past a short segment: may be a huge block */
+            if (cn_huge_usable(p)) { *pg_out = NULL; return CN_PTR_HUGE; }
+            break;
+        }
+        cn_fatal(fn, "invalid pointer", p);
+    }
+    if (cn_huge_usable(p)) { *pg_out = NULL; return CN_PTR_HUGE; }
+    cn_fatal(fn, "invalid pointer", p);
+}
+
+static cn_noinline void free_slow(void *p) {
+    if (!p) return;
+    uintptr_t a = (uintptr_t)p;
+    if (!cn_in_segment(a)) {
+        if (!cn_huge_free(p)) cn_fatal("free", "invalid pointer", p);
+        return;
+    }
+    cn_page *pg = cn_page_of(a);
+    switch (pg->kind) {
+    case CN_KIND_SLAB:
+    case CN_KIND_SLAB_TAIL: {
+        cn_block *b = slab_block(&pg, a, "free");
+        uintptr_t key = pg->key;
+        if (b->tag == CN_FREED_TAG(key)) cn_fatal("free", "double free detected", p);
+        b->tag = CN_FREED_TAG(key);
+        cn_free_to_owner(cn_tls_heap, b);
+        return;
+    }
+    case CN_KIND_LARGE:
+        if (a != cn_page_addr(pg)) break;
+        cn_span_free(pg);
+        return;
+    case CN_KIND_FREE:
+        cn_fatal("free", "double free detected", p);
+    case CN_KIND_NONE:
+        if (cn_huge_free(p)) return;
+        break;
+    }
+    cn_fatal("free", "invalid pointer", p);
+}

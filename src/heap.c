@@ -1,0 +1,202 @@
+/* heap.c -- thread heaps: creation, frees from other threads, thread exit,
+ * and fork.
+ *
+ * Every thread gets a heap on its first allocation; only that thread touches
+ * it, so malloc and free need no lock.  A block freed by another thread is
+ * pushed, lock-free, on its owner's `remote` stack; the owner takes the whole
+ * stack with one exchange when it next needs a page, and frees each block
+ * locally.  When a thread exits, its pages with live blocks go to the
+ * `orphans` heap (under a lock) where any thread can adopt them; empty pages
+ * go back to the pool.  Heap structures are never unmapped, only reused, so
+ * a late remote free into an exited thread's heap is still safe.
+ */
+#include "cairn/internal.h"
+
+#include <pthread.h>
+
+__thread cn_heap *cn_tls_heap __attribute__((tls_model("initial-exec"))) = &cn_heap_empty;
+/* The heap of a thread that has not allocated yet: every bin is empty, so
+ * the fast path falls through to the slow path, which makes a real heap. */
+cn_heap cn_heap_empty = { .bins = { [0 ... CN_NCLASS - 1] = &cn_page_empty } };
+cn_heap cn_orphans;
+cn_lock cn_orphan_lock = CN_LOCK_INIT;
+
+static cn_lock heaps_lock = CN_LOCK_INIT;
+static cn_heap *all_heaps;        /* every heap made, linked by next_all     */
+static cn_heap *dead_heaps;       /* exited threads' heaps, by next_free     */
+static char *heap_chunk;          /* heaps are carved from mapped chunks     */
+static size_t heap_chunk_left;
+static pthread_key_t thread_key;
+
+uint64_t cn_heap_next_key(cn_heap *h) {
+    uint64_t x = h->rng;                      /* xorshift64* */
+    x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
+    h->rng = x;
+    return x * 0x2545f4914f6cdd1dull;
+}
+
+static void heap_reset(cn_heap *h) {
+    for (unsigned i = 0; i < CN_NCLASS; i++) {
+        h->bins[i] = &cn_page_empty;
+        h->queue[i].first = h->queue[i].last = NULL;
+    }
+    h->full.first = h->full.last = NULL;
+}
+
+/* ---------------------------------------------------------------------------
+ * Remote frees
+ * ------------------------------------------------------------------------- */
+void cn_heap_remote_free(cn_heap *owner, cn_block *b) {
+    uintptr_t old = atomic_load_explicit(&owner->remote, memory_order_relaxed);
+    do {
+        b->next = old ^ owner->remote_key;
+    } while (!atomic_compare_exchange_weak_explicit(&owner->remote, &old, (uintptr_t)b,
+                                                    memory_order_release, memory_order_relaxed));
+}
+
+/* Free a block whose tag is already set, wherever its page now belongs. */
+void cn_free_to_owner(cn_heap *h, cn_block *b) {
+    cn_page *pg = cn_page_of((uintptr_t)b);
+    if (pg->kind == CN_KIND_SLAB_TAIL) pg -= pg->back;
+    for (;;) {
+        cn_heap *owner = atomic_load_explicit(&pg->owner, memory_order_acquire);
+        if (owner == h) { cn_free_local(h, pg, b); return; }
+        if (owner != &cn_orphans) { cn_heap_remote_free(owner, b); return; }
+        cn_lock_acquire(&cn_orphan_lock);
+        bool still = atomic_load_explicit(&pg->owner, memory_order_relaxed) == &cn_orphans;
+        if (still) cn_free_local(&cn_orphans, pg, b);
+        cn_lock_release(&cn_orphan_lock);
+        if (still) return;
+    }
+}
+
+void cn_heap_drain(cn_heap *h) {
+    uintptr_t list = atomic_exchange_explicit(&h->remote, 0, memory_order_acquire);
+    while (list) {
+        cn_block *b = (cn_block *)list;
+        list = b->next ^ h->remote_key;
+        cn_free_to_owner(h, b);
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * Orphans
+ * ------------------------------------------------------------------------- */
+cn_page *cn_orphan_adopt(cn_heap *h, unsigned cls) {
+    if (!__atomic_load_n(&cn_orphans.queue[cls].first, __ATOMIC_RELAXED)) return NULL;
+    cn_lock_acquire(&cn_orphan_lock);
+    cn_page *pg = cn_orphans.queue[cls].first;
+    if (pg) {
+        cn_page_list_remove(&cn_orphans.queue[cls], pg);
+        atomic_store_explicit(&pg->owner, h, memory_order_release);
+        cn_page_list_push(&h->queue[cls], pg);
+    }
+    cn_lock_release(&cn_orphan_lock);
+    return pg;
+}
+
+/* Hand every page of h to the orphans (or the pool, if empty). */
+static void heap_abandon(cn_heap *h) {
+    cn_heap_drain(h);
+    cn_lock_acquire(&cn_orphan_lock);
+    for (unsigned cls = 0; cls <= CN_NCLASS; cls++) {
+        cn_page_list *l = cls < CN_NCLASS ? &h->queue[cls] : &h->full;
+        cn_page *pg;
+        while ((pg = l->first) != NULL) {
+            cn_page_list_remove(l, pg);
+            if (pg->used == 0) { pg->flags = 0; cn_span_free(pg); continue; }
+            atomic_store_explicit(&pg->owner, &cn_orphans, memory_order_release);
+            cn_page_list_push(pg->flags & CN_PF_FULL ? &cn_orphans.full : &cn_orphans.queue[pg->cls], pg);
+        }
+    }
+    cn_lock_release(&cn_orphan_lock);
+    heap_reset(h);
+    cn_heap_drain(h);              /* frees that raced with the hand-over */
+}
+
+/* ---------------------------------------------------------------------------
+ * Heap lifecycle
+ * ------------------------------------------------------------------------- */
+static void thread_exit(void *arg) {
+    cn_heap *h = arg;
+    if (h != cn_tls_heap) return;
+    cn_tls_heap = &cn_heap_empty;
+    heap_abandon(h);
+    h->state = CN_HEAP_DEAD;
+    cn_lock_acquire(&heaps_lock);
+    h->next_free = dead_heaps;
+    dead_heaps = h;
+    cn_lock_release(&heaps_lock);
+}
+
+static cn_heap *heap_new(void) {
+    cn_lock_acquire(&heaps_lock);
+    cn_heap *h = dead_heaps;
+    if (h) {
+        dead_heaps = h->next_free;
+    } else {
+        size_t sz = (sizeof(cn_heap) + 63) & ~(size_t)63;
+        if (heap_chunk_left < sz) {
+            size_t chunk = 64 * 1024;
+            heap_chunk = cn_os_map(chunk);
+            heap_chunk_left = heap_chunk ? chunk : 0;
+        }
+        if (heap_chunk_left >= sz) {
+            h = (cn_heap *)heap_chunk;
+            heap_chunk += sz;
+            heap_chunk_left -= sz;
+            h->remote_key = (uintptr_t)cn_os_random();
+            h->rng = cn_os_random() | 1;
+            h->next_all = all_heaps;
+            all_heaps = h;
+        }
+    }
+    if (h) h->state = CN_HEAP_LIVE;
+    cn_lock_release(&heaps_lock);
+    return h;
+}
+
+cn_heap *cn_heap_get(void) {
+    cn_heap *h = cn_tls_heap;
+    if (cn_likely(h != &cn_heap_empty)) return h;
+    cn_init();
+    if ((h = cn_tls_heap) != &cn_heap_empty) return h;    /* init allocated */
+    h = heap_new();
+    if (!h) return NULL;
+    heap_reset(h);
+    cn_tls_heap = h;
+    cn_heap_drain(h);                  /* a reused heap may hold late remote frees */
+    pthread_setspecific(thread_key, h);
+    return h;
+}
+
+void cn_heaps_init(void) {
+    heap_reset(&cn_orphans);
+    cn_orphans.state = CN_HEAP_ORPHAN;
+    pthread_key_create(&thread_key, thread_exit);
+}
+
+/* Drain the remote frees that reached exited threads' heaps. */
+void cn_heaps_collect_dead(void) {
+    cn_lock_acquire(&heaps_lock);
+    for (cn_heap *h = dead_heaps; h; h = h->next_free) cn_heap_drain(h);
+    cn_lock_release(&heaps_lock);
+}
+
+/* ---------------------------------------------------------------------------
+ * fork: hold every lock across it, so the child sees consistent structures.
+ * The child's other threads are gone; their heaps stay as they were (their
+ * blocks remain valid and can be freed; the pages are not reused).
+ * ------------------------------------------------------------------------- */
+void cn_heap_fork_prepare(void) {
+    cn_lock_acquire(&heaps_lock);
+    cn_lock_acquire(&cn_orphan_lock);
+}
+void cn_heap_fork_parent(void) {
+    cn_lock_release(&cn_orphan_lock);
+    cn_lock_release(&heaps_lock);
+}
+void cn_heap_fork_child(void) {
+    cn_lock_reset(&cn_orphan_lock);
+    cn_lock_reset(&heaps_lock);
+}

@@ -1,0 +1,227 @@
+/* huge.c -- blocks above the huge threshold, each in a mapping of its own.
+ *
+ * A hash table (open addressing, keyed by the block's address) records every
+ * live huge block, so free() can tell a huge block from a pointer that is not
+ * ours.  Freed mappings are kept in a small cache for reuse (churn of big
+ * buffers would otherwise fault in fresh pages every time); entries older
+ * than the purge delay are unmapped.  realloc grows and shrinks with mremap.
+ */
+#define _GNU_SOURCE
+#include "cairn/internal.h"
+
+typedef struct huge_entry {
+    uintptr_t ptr;        /* the block as the program sees it (0: empty, 1: deleted) */
+    uintptr_t base;       /* the mapping */
+    size_t    size;       /* bytes mapped */
+} huge_entry;
+
+#define HUGE_CACHE_SLOTS 8
+typedef struct cache_entry { uintptr_t base; size_t size; uint64_t time; } cache_entry;
+
+static cn_lock huge_lock = CN_LOCK_INIT;
+static struct {
+    huge_entry *table;
+    size_t cap, count, used;          /* used counts deleted slots too */
+    cache_entry cache[HUGE_CACHE_SLOTS];
+    size_t cache_bytes;
+} hg;
+
+#define DELETED ((uintptr_t)1)
+
+static size_t hash_of(uintptr_t p, size_t cap) {
+    uint64_t h = (uint64_t)p * 0x9e3779b97f4a7c15ull;
+    return (size_t)(h >> 32) & (cap - 1);
+}
+
+static huge_entry *table_find(uintptr_t p) {
+    if (!hg.cap) return NULL;
+    for (size_t i = hash_of(p, hg.cap);; i = (i + 1) & (hg.cap - 1)) {
+        huge_entry *e = &hg.table[i];
+        if (e->ptr == p) return e;
+        if (e->ptr == 0) return NULL;
+    }
+}
+
+/* Insert v; returns 1 if it took a never-used slot (for the load count). */
+static size_t table_put(huge_entry *tab, size_t cap, huge_entry v) {
+    size_t i = hash_of(v.ptr, cap);
+    while (tab[i].ptr > DELETED) i = (i + 1) & (cap - 1);
+    size_t fresh = tab[i].ptr == 0;
+    tab[i] = v;
+    return fresh;
+}
+
+/* Make room for one more entry; false if the table cannot grow. */
+static bool table_reserve(void) {
+    if ((hg.used + 1) * 2 <= hg.cap) return true;
+    size_t cap = hg.cap ? hg.cap * 2 : 256;
+    if (hg.count * 4 < hg.cap) cap = hg.cap;           /* mostly tombstones: rehash only */
+    huge_entry *tab = cn_os_map(cap * sizeof *tab);
+    if (!tab) return false;
+    for (size_t i = 0; i < hg.cap; i++)
+        if (hg.table[i].ptr > DELETED) table_put(tab, cap, hg.table[i]);
+    if (hg.table) cn_os_unmap(hg.table, hg.cap * sizeof *tab);
+    hg.table = tab;
+    hg.cap = cap;
+    hg.used = hg.count;
+    return true;
+}
+
+static void table_delete(huge_entry *e) {
+    e->ptr = DELETED;
+    hg.count--;
+}
+
+/* Unmap cached mappings older than the delay (all if `all`); under the lock,
+ * returns what to unmap in `out`. */
+static size_t cache_expire(bool all, cache_entry *out) {
+    size_t n = 0;
+    uint64_t now = cn_os_now_ms();
+    for (int i = 0; i < HUGE_CACHE_SLOTS; i++) {
+        cache_entry *c = &hg.cache[i];
+        if (c->base && (all || now - c->time >= (uint64_t)cn_options[CN_OPT_PURGE_DELAY_MS])) {
+            out[n++] = *c;
+            hg.cache_bytes -= c->size;
+            c->base = 0;
+        }
+    }
+    return n;
+}
+
+static void unmap_all(cache_entry *v, size_t n) {
+    for (size_t i = 0; i < n; i++) cn_os_unmap((void *)v[i].base, v[i].size);
+}
+
+size_t cn_huge_release_cache(void) {
+    cache_entry out[HUGE_CACHE_SLOTS];
+    cn_lock_acquire(&huge_lock);
+    size_t n = cache_expire(true, out);
+    cn_lock_release(&huge_lock);
+    unmap_all(out, n);
+    return n;
+}
+
+void *cn_huge_alloc(size_t size, size_t alignment, bool zero) {
+    size_t ps = cn_os_page_size();
+    if (size > SIZE_MAX - 2 * alignment - ps) return NULL;
+    size_t need = (size + ps - 1) & ~(ps - 1);
+    uintptr_t base = 0, ptr = 0;
+    size_t mapped = need;
+    cache_entry old[HUGE_CACHE_SLOTS];
+    size_t nold = 0;
+
+    cn_lock_acquire(&huge_lock);
+    if (alignment <= ps) {                 /* reuse a cached mapping that fits well */
+        int best = -1;
+        for (int i = 0; i < HUGE_CACHE_SLOTS; i++) {
+            cache_entry *c = &hg.cache[i];
+            if (c->base && c->size >= need && c->size - need <= need / 4 &&
+                (best < 0 || c->size < hg.cache[best].size))
+                best = i;
+        }
+        if (best >= 0) {
+            base = ptr = hg.cache[best].base;
+            mapped = hg.cache[best].size;
+            hg.cache_bytes -= mapped;
+            hg.cache[best].base = 0;
+        }
+    }
+    nold = cache_expire(false, old);
+    cn_lock_release(&huge_lock);
+    unmap_all(old, nold);
+
+    bool fresh = !base;
+    if (!base) {
+        size_t extra = alignment > ps ? alignment - ps : 0;
+        void *p = cn_os_map(need + extra);
+        if (!p && cn_pool_release_cached()) p = cn_os_map(need + extra);
+        if (!p) return NULL;
+        base = (uintptr_t)p;
+        ptr = (base + alignment - 1) & ~(uintptr_t)(alignment - 1);
+        if (ptr > base) cn_os_unmap(p, ptr - base);
+        if (extra > ptr - base) cn_os_unmap((void *)(ptr + need), extra - (ptr - base));
+        base = ptr;
+    }
+    if (zero && !fresh) memset((void *)ptr, 0, size);
+
+    cn_lock_acquire(&huge_lock);
+    bool ok = table_reserve();
+    if (ok) {
+        hg.used += table_put(hg.table, hg.cap, (huge_entry){ ptr, base, mapped });
+        hg.count++;
+    }
+    cn_lock_release(&huge_lock);
+    if (!ok) { cn_os_unmap((void *)base, mapped); return NULL; }
+    return (void *)ptr;
+}
+
+size_t cn_huge_usable(const void *p) {
+    cn_lock_acquire(&huge_lock);
+    huge_entry *e = table_find((uintptr_t)p);
+    size_t n = e ? e->base + e->size - e->ptr : 0;
+    cn_lock_release(&huge_lock);
+    return n;
+}
+
+bool cn_huge_free(void *p) {
+    cache_entry victims[HUGE_CACHE_SLOTS + 1];
+    size_t nv = 0;
+    cn_lock_acquire(&huge_lock);
+    huge_entry *e = table_find((uintptr_t)p);
+    if (!e) { cn_lock_release(&huge_lock); return false; }
+    cache_entry c = { e->base, e->size, cn_os_now_ms() };
+    table_delete(e);
+    size_t limit = (size_t)cn_options[CN_OPT_HUGE_CACHE];
+    while (c.size <= limit / 2) {            /* keep it, evicting the oldest as needed */
+        int slot = -1, oldest = -1;
+        for (int i = 0; i < HUGE_CACHE_SLOTS; i++) {
+            if (!hg.cache[i].base) slot = i;
+            else if (oldest < 0 || hg.cache[i].time < hg.cache[oldest].time) oldest = i;
+        }
+        if (slot >= 0 && hg.cache_bytes + c.size <= limit) {
+            hg.cache[slot] = c;
+            hg.cache_bytes += c.size;
+            c.base = 0;
+            break;
+        }
+        victims[nv++] = hg.cache[oldest];
+        hg.cache_bytes -= hg.cache[oldest].size;
+        hg.cache[oldest].base = 0;
+    }
+    if (c.base) victims[nv++] = c;
+    cn_lock_release(&huge_lock);
+    unmap_all(victims, nv);
+    return true;
+}
+
+void *cn_huge_realloc(void *p, size_t size) {
+    size_t ps = cn_os_page_size();
+    if (size > SIZE_MAX - ps) return NULL;
+    size_t need = (size + ps - 1) & ~(ps - 1);
+    cn_lock_acquire(&huge_lock);
+    huge_entry *e = table_find((uintptr_t)p);
+    huge_entry cur = *e;
+    cn_lock_release(&huge_lock);
+    size_t offset = cur.ptr - cur.base;
+    if (need + offset == cur.size) return p;
+    void *q;
+    if (need + offset < cur.size) {           /* shrink in place */
+        q = cn_os_remap((void *)cur.base, cur.size, need + offset, false);
+        if (!q) return p;                     /* keep it as it is: still valid */
+    } else {
+        q = cn_os_remap((void *)cur.base, cur.size, need + offset, true);
+        if (!q) return NULL;
+    }
+    cn_lock_acquire(&huge_lock);
+    e = table_find(cur.ptr);
+    table_delete(e);
+    huge_entry v = { (uintptr_t)q + offset, (uintptr_t)q, need + offset };
+    hg.used += table_put(hg.table, hg.cap, v);  /* the deleted slot makes room */
+    hg.count++;
+    cn_lock_release(&huge_lock);
+    return (void *)v.ptr;
+}
+
+void cn_huge_fork_prepare(void) { cn_lock_acquire(&huge_lock); }
+void cn_huge_fork_parent(void)  { cn_lock_release(&huge_lock); }
+void cn_huge_fork_child(void)   { cn_lock_reset(&huge_lock); }

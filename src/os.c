@@ -1,0 +1,108 @@
+/* os.c -- everything Cairn asks of the operating system (Linux).
+ * Nothing here allocates; errno is preserved where callers may care. */
+#define _GNU_SOURCE
+#include "cairn/internal.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+void *cn_os_map(size_t size) {
+    int e = errno;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    errno = e;
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void *cn_os_map_at(void *hint, size_t size) {
+    int e = errno;
+#ifdef MAP_FIXED_NOREPLACE
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE;
+#else
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+#endif
+    void *p = mmap(hint, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+    errno = e;
+    if (p == MAP_FAILED) return NULL;
+    if (p != hint) { munmap(p, size); return NULL; }   /* an old kernel took it as a hint */
+    return p;
+}
+
+void cn_os_unmap(void *p, size_t size) {
+    int e = errno;
+    munmap(p, size);
+    errno = e;
+}
+
+void cn_os_purge(void *p, size_t size) {
+    int e = errno;
+    madvise(p, size, MADV_DONTNEED);
+    errno = e;
+}
+
+void *cn_os_remap(void *p, size_t old_size, size_t new_size, bool may_move) {
+    int e = errno;
+    void *q = mremap(p, old_size, new_size, may_move ? MREMAP_MAYMOVE : 0);
+    errno = e;
+    return q == MAP_FAILED ? NULL : q;
+}
+
+uint64_t cn_os_random(void) {
+    static _Atomic uint64_t counter;
+    uint64_t r = 0;
+    int e = errno;
+    if (syscall(SYS_getrandom, &r, sizeof r, 1 /* GRND_NONBLOCK */) != (long)sizeof r) {
+        const uint64_t *at = (const uint64_t *)getauxval(AT_RANDOM);
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        r = (at ? at[0] : 0) ^ ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)(uintptr_t)&r;
+    }
+    errno = e;
+    r ^= atomic_fetch_add_explicit(&counter, 0x9e3779b97f4a7c15ull, memory_order_relaxed);
+    return r;
+}
+
+uint64_t cn_os_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+size_t cn_os_page_size(void) {
+    static size_t ps;
+    if (!ps) {
+        long v = sysconf(_SC_PAGESIZE);
+        ps = v > 0 ? (size_t)v : 4096;
+    }
+    return ps;
+}
+
+void cn_os_write(int fd, const char *s, size_t n) {
+    int e = errno;
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w <= 0) {
+            if (w < 0 && errno == EINTR) continue;
+            break;
+        }
+        s += w;
+        n -= (size_t)w;
+    }
+    errno = e;
+}
+
+void cn_os_futex_wait(_Atomic int *addr, int val) {
+    int e = errno;
+    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+    errno = e;
+}
+
+void cn_os_futex_wake(_Atomic int *addr) {
+    int e = errno;
+    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    errno = e;
+}

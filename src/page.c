@@ -1,0 +1,103 @@
+/* page.c -- slabs: pages of one size class owned by one heap.
+ *
+ * A heap keeps, per class, the page it allocates from (bins[cls]) and a
+ * queue of pages that still have free blocks; pages with none wait in its
+ * `full` list until a free brings them back.  A page that empties goes back
+ * to the pool, unless it is the one the heap allocates from.
+ */
+#include "cairn/internal.h"
+
+cn_page cn_page_empty;   /* bins point here until a class is first used: free == NULL */
+
+void cn_page_list_push(cn_page_list *l, cn_page *pg) {
+    pg->prev = NULL;
+    pg->next = l->first;
+    if (l->first) l->first->prev = pg;
+    else l->last = pg;
+    l->first = pg;
+}
+
+void cn_page_list_remove(cn_page_list *l, cn_page *pg) {
+    if (pg->prev) pg->prev->next = pg->next;
+    else l->first = pg->next;
+    if (pg->next) pg->next->prev = pg->prev;
+    else l->last = pg->prev;
+    pg->next = pg->prev = NULL;
+}
+
+/* Put up to CN_EXTEND_BYTES of never-used blocks on the free list. */
+static void page_extend(cn_page *pg) {
+    size_t bs = pg->block_size;
+    size_t n = CN_EXTEND_BYTES / bs;
+    if (n == 0) n = 1;
+    if (n > (size_t)(pg->capacity - pg->carved)) n = (size_t)(pg->capacity - pg->carved);
+    uintptr_t start = cn_page_addr(pg) + (size_t)pg->carved * bs;
+    uintptr_t key = pg->key;
+    uintptr_t next = (uintptr_t)pg->free;
+    for (size_t i = n; i-- > 0;) {
+        cn_block *b = (cn_block *)(start + i * bs);
+        b->next = next ^ key;
+        b->tag = CN_FREED_TAG(key);
+        next = (uintptr_t)b;
+    }
+    pg->free = (cn_block *)start;
+    pg->carved = (uint16_t)(pg->carved + n);
+}
+
+static void page_init(cn_heap *h, cn_page *pg, unsigned cls) {
+    const cn_class *c = &cn_classes[cls];
+    cn_span_mark(pg, c->npages, CN_KIND_SLAB, CN_KIND_SLAB_TAIL);
+    pg->free = NULL;
+    pg->key = (uintptr_t)cn_heap_next_key(h) | 1;
+    pg->used = 0;
+    pg->carved = 0;
+    pg->block_size = c->size;
+    pg->capacity = c->capacity;
+    pg->div_inv = c->div_inv;
+    pg->div_shift = c->div_shift;
+    pg->cls = (uint8_t)cls;
+    pg->flags = 0;
+    atomic_store_explicit(&pg->owner, h, memory_order_release);
+}
+
+static cn_page *make_current(cn_heap *h, unsigned cls, cn_page *pg) {
+    h->bins[cls] = pg;
+    if (!pg->free) page_extend(pg);
+    return pg;
+}
+
+cn_page *cn_heap_find_page(cn_heap *h, unsigned cls) {
+    cn_page *pg = h->bins[cls];
+    if (pg != &cn_page_empty) {
+        if (pg->carved < pg->capacity) { page_extend(pg); return pg; }
+        cn_page_list_remove(&h->queue[cls], pg);        /* exhausted: park it */
+        pg->flags |= CN_PF_FULL;
+        cn_page_list_push(&h->full, pg);
+        h->bins[cls] = &cn_page_empty;
+    }
+    if (atomic_load_explicit(&h->remote, memory_order_relaxed)) cn_heap_drain(h);
+    if ((pg = h->queue[cls].first) != NULL) return make_current(h, cls, pg);
+    if ((pg = cn_orphan_adopt(h, cls)) != NULL) return make_current(h, cls, pg);
+    pg = cn_span_alloc(cn_classes[cls].npages, NULL);
+    if (!pg) return NULL;
+    page_init(h, pg, cls);
+    cn_page_list_push(&h->queue[cls], pg);
+    return make_current(h, cls, pg);
+}
+
+void cn_page_release(cn_heap *h, cn_page *pg) {
+    if (pg->flags & CN_PF_FULL) cn_page_list_remove(&h->full, pg);
+    else cn_page_list_remove(&h->queue[pg->cls], pg);
+    if (h->bins[pg->cls] == pg) h->bins[pg->cls] = &cn_page_empty;
+    pg->flags = 0;
+    cn_span_free(pg);
+}
+
+void cn_page_after_free(cn_heap *h, cn_page *pg) {
+    if (pg->flags & CN_PF_FULL) {                 /* back among the pages with room */
+        cn_page_list_remove(&h->full, pg);
+        pg->flags &= (uint8_t)~CN_PF_FULL;
+        cn_page_list_push(&h->queue[pg->cls], pg);
+    }
+    if (pg->used == 0 && h->bins[pg->cls] != pg) cn_page_release(h, pg);
+}

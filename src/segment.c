@@ -1,0 +1,322 @@
+/* segment.c -- segments, the segment map, and the global page pool.
+ *
+ * Free pages of every segment form *spans*, kept in lists by exact length
+ * (a bitmap finds the smallest list that fits).  A span being freed merges
+ * with free neighbours, so the pages of any size class, and large blocks,
+ * flow back into one pool that every class and every thread draws from.
+ *
+ * Freed pages stay resident ("dirty") for CAIRN_PURGE_DELAY_MS, or until
+ * more than CAIRN_PURGE_MAX_DIRTY bytes wait; then they are purged with
+ * madvise.  A segment whose pages are all free is unmapped, except one spare.
+ * Everything here runs under cn_pool_lock.
+ */
+#include "cairn/internal.h"
+
+uintptr_t cn_segmap[CN_SEGMAP_BITS / CN_WORD_BITS];
+cn_lock cn_pool_lock = CN_LOCK_INIT;
+
+#define PURGE_RING 512
+
+typedef struct purge_entry { cn_page *first; uint32_t npages; uint64_t time; } purge_entry;
+
+static struct {
+    cn_page *lists[CN_SEG_PAGES];                  /* free spans by length */
+    uintptr_t nonempty[CN_SEG_PAGES / CN_WORD_BITS];
+    size_t dirty_pages;                            /* free and not purged  */
+    cn_segment *spare;                             /* an empty segment kept */
+    uintptr_t hint;                                /* where to map next    */
+    purge_entry ring[PURGE_RING];                  /* freed spans, in order */
+    unsigned ring_head, ring_len;
+} pool;
+
+/* ---------------------------------------------------------------------------
+ * Segment map
+ * ------------------------------------------------------------------------- */
+static void segmap_set(uintptr_t seg, bool on) {
+    uintptr_t w = seg >> CN_SEG_SHIFT;
+    uintptr_t bit = (uintptr_t)1 << (w % CN_WORD_BITS);
+    if (on) __atomic_fetch_or(&cn_segmap[w / CN_WORD_BITS], bit, __ATOMIC_RELEASE);
+    else __atomic_fetch_and(&cn_segmap[w / CN_WORD_BITS], ~bit, __ATOMIC_RELEASE);
+}
+
+/* ---------------------------------------------------------------------------
+ * Span lists
+ * ------------------------------------------------------------------------- */
+static void list_insert(cn_page *first) {
+    size_t n = first->npages;
+    first->prev = NULL;
+    first->next = pool.lists[n];
+    if (first->next) first->next->prev = first;
+    pool.lists[n] = first;
+    pool.nonempty[n / CN_WORD_BITS] |= (uintptr_t)1 << (n % CN_WORD_BITS);
+}
+
+static void list_remove(cn_page *first) {
+    size_t n = first->npages;
+    if (first->prev) first->prev->next = first->next;
+    else pool.lists[n] = first->next;
+    if (first->next) first->next->prev = first->prev;
+    if (!pool.lists[n]) pool.nonempty[n / CN_WORD_BITS] &= ~((uintptr_t)1 << (n % CN_WORD_BITS));
+}
+
+/* The shortest free span of at least n pages, or NULL. */
+static cn_page *list_find(size_t n) {
+    for (size_t w = n / CN_WORD_BITS; w < CN_SEG_PAGES / CN_WORD_BITS; w++) {
+        uintptr_t bits = pool.nonempty[w];
+        if (w == n / CN_WORD_BITS) bits &= ~(uintptr_t)0 << (n % CN_WORD_BITS);
+        if (bits) return pool.lists[w * CN_WORD_BITS + (size_t)__builtin_ctzl(bits)];
+    }
+    return NULL;
+}
+
+void cn_span_mark(cn_page *first, size_t n, cn_kind kind, cn_kind tail_kind) {
+    first->kind = (uint8_t)kind;
+    first->npages = (uint16_t)n;
+    first->back = 0;
+    for (size_t i = 1; i < n; i++) {
+        first[i].kind = (uint8_t)tail_kind;
+        first[i].back = (uint16_t)i;
+        atomic_store_explicit(&first[i].owner, NULL, memory_order_relaxed);
+    }
+}
+
+/* Describe [first, first+n) as one free span and list it. */
+static void span_publish(cn_page *first, size_t n) {
+    first->npages = (uint16_t)n;
+    first->back = 0;
+    first[n - 1].back = (uint16_t)(n - 1);
+    list_insert(first);
+}
+
+/* ---------------------------------------------------------------------------
+ * Segments
+ * ------------------------------------------------------------------------- */
+static void *map_aligned(size_t size) {
+    void *p;
+    if (pool.hint && (p = cn_os_map_at((void *)pool.hint, size))) return p;
+    p = cn_os_map(size);
+    if (!p) return NULL;
+    uintptr_t a = (uintptr_t)p;
+    if ((a & (CN_SEG_SIZE - 1)) == 0) return p;
+    cn_os_unmap(p, size);
+    /* The space just below or above an unaligned mapping is usually free. */
+    uintptr_t down = a & ~(CN_SEG_SIZE - 1), up = down + CN_SEG_SIZE;
+    if (down && (p = cn_os_map_at((void *)down, size))) return p;
+    if ((p = cn_os_map_at((void *)up, size))) return p;
+    /* Over-map and trim: costs a segment of address space for a moment. */
+    p = cn_os_map(size + CN_SEG_SIZE);
+    if (!p) return NULL;
+    a = (uintptr_t)p;
+    uintptr_t s = (a + CN_SEG_SIZE - 1) & ~(CN_SEG_SIZE - 1);
+    if (s > a) cn_os_unmap(p, s - a);
+    if (s + size < a + size + CN_SEG_SIZE) cn_os_unmap((void *)(s + size), a + CN_SEG_SIZE - s);
+    return (void *)s;
+}
+
+/* Map a new segment with at least `min_pages` free pages and list them. */
+static bool segment_new(size_t min_pages) {
+    size_t npages = CN_SEG_PAGES;
+    void *p = map_aligned(CN_SEG_SIZE);
+    if (!p && cn_pool_release_cached()) p = map_aligned(CN_SEG_SIZE);
+    if (!p) {                         /* short on memory: map only what is needed */
+        npages = min_pages + 1;
+        p = map_aligned(npages * CN_PAGE_SIZE);
+        if (!p) return false;
+    }
+    uintptr_t a = (uintptr_t)p;
+    pool.hint = a > CN_SEG_SIZE ? a - CN_SEG_SIZE : 0;
+    cn_segment *seg = p;                      /* fresh memory: every field is 0 (FREE) */
+    cn_page *meta = &seg->pages[0];
+    meta->kind = CN_KIND_META;
+    meta->npages = (uint16_t)npages;
+    meta->used = 1;
+    for (size_t i = npages; i < CN_SEG_PAGES; i++) seg->pages[i].kind = CN_KIND_NONE;
+    span_publish(&seg->pages[1], npages - 1);
+    segmap_set(a, true);
+    return true;
+}
+
+static void ring_forget_segment(cn_segment *seg) {
+    for (unsigned i = 0; i < pool.ring_len; i++) {
+        purge_entry *e = &pool.ring[(pool.ring_head + i) % PURGE_RING];
+        if (e->first && cn_segment_of_page(e->first) == seg) e->first = NULL;
+    }
+}
+
+static void segment_unmap(cn_segment *seg) {
+    cn_page *first = &seg->pages[1];
+    size_t npages = seg->pages[0].npages;
+    for (size_t i = 0; i < first->npages; i++)
+        if (first[i].flags & CN_PF_DIRTY) pool.dirty_pages--;
+    list_remove(first);
+    ring_forget_segment(seg);
+    segmap_set((uintptr_t)seg, false);
+    if (pool.spare == seg) pool.spare = NULL;
+    cn_os_unmap(seg, npages * CN_PAGE_SIZE);
+}
+
+bool cn_pool_release_cached(void) {
+    bool any = cn_huge_release_cache() > 0;
+    if (pool.spare) { segment_unmap(pool.spare); any = true; }
+    return any;
+}
+
+/* ---------------------------------------------------------------------------
+ * Purging
+ * ------------------------------------------------------------------------- */
+static size_t purge_range(cn_page *first, size_t n) {
+    size_t purged = 0;
+    for (size_t i = 0; i < n;) {
+        if (first[i].kind != CN_KIND_FREE || !(first[i].flags & CN_PF_DIRTY)) { i++; continue; }
+        size_t j = i;
+        while (j < n && first[j].kind == CN_KIND_FREE && (first[j].flags & CN_PF_DIRTY)) {
+            first[j].flags &= (uint8_t)~CN_PF_DIRTY;
+            j++;
+        }
+        cn_os_purge((void *)cn_page_addr(&first[i]), (j - i) * CN_PAGE_SIZE);
+        pool.dirty_pages -= j - i;
+        purged += (j - i) * CN_PAGE_SIZE;
+        i = j;
+    }
+    return purged;
+}
+
+static size_t purge_locked(bool all, uint64_t now) {
+    size_t purged = 0;
+    uint64_t delay = (uint64_t)cn_options[CN_OPT_PURGE_DELAY_MS];
+    size_t max_dirty = (size_t)cn_options[CN_OPT_PURGE_MAX_DIRTY] / CN_PAGE_SIZE;
+    while (pool.ring_len) {
+        purge_entry *e = &pool.ring[pool.ring_head];
+        if (!all && pool.dirty_pages <= max_dirty && now - e->time < delay) break;
+        if (e->first) purged += purge_range(e->first, e->npages);
+        pool.ring_head = (pool.ring_head + 1) % PURGE_RING;
+        pool.ring_len--;
+    }
+    return purged;
+}
+
+size_t cn_pool_purge(bool all) {
+    cn_lock_acquire(&cn_pool_lock);
+    size_t n = purge_locked(all, cn_os_now_ms());
+    if (all && pool.spare) segment_unmap(pool.spare);
+    cn_lock_release(&cn_pool_lock);
+    return n;
+}
+
+static void ring_push(cn_page *first, size_t n, uint64_t now) {
+    if (pool.ring_len == PURGE_RING) {            /* full: purge the oldest now */
+        purge_entry *e = &pool.ring[pool.ring_head];
+        if (e->first) purge_range(e->first, e->npages);
+        pool.ring_head = (pool.ring_head + 1) % PURGE_RING;
+        pool.ring_len--;
+    }
+    pool.ring[(pool.ring_head + pool.ring_len) % PURGE_RING] = (purge_entry){ first, (uint32_t)n, now };
+    pool.ring_len++;
+}
+
+/* ---------------------------------------------------------------------------
+ * Taking and giving spans
+ * ------------------------------------------------------------------------- */
+
+/* Cut the first n pages off free span s (already unlisted); list the rest. */
+static void span_take(cn_page *s, size_t n, bool *zero) {
+    size_t total = s->npages;
+    if (total > n) span_publish(s + n, total - n);
+    bool z = true;
+    for (size_t i = 0; i < n; i++)
+        if (s[i].flags & CN_PF_DIRTY) { z = false; s[i].flags = 0; pool.dirty_pages--; }
+    if (zero) *zero = z;
+    cn_segment *seg = cn_segment_of_page(s);
+    seg->pages[0].used = (uint16_t)(seg->pages[0].used + n);
+    if (pool.spare == seg) pool.spare = NULL;
+    s->npages = (uint16_t)n;
+}
+
+cn_page *cn_span_alloc_aligned(size_t npages, size_t align_pages, bool *zero) {
+    size_t want = npages + align_pages - 1;
+    cn_lock_acquire(&cn_pool_lock);
+    cn_page *s = list_find(want);
+    if (!s && segment_new(want)) s = list_find(want);
+    if (s) {
+        list_remove(s);
+        uintptr_t a = cn_page_addr(s), align = align_pages * CN_PAGE_SIZE;
+        size_t skip = (((a + align - 1) & ~(align - 1)) - a) / CN_PAGE_SIZE;
+        if (skip) {                                  /* give back the pages before it */
+            size_t total = s->npages;
+            span_publish(s, skip);
+            s += skip;
+            s->npages = (uint16_t)(total - skip);
+        }
+        span_take(s, npages, zero);
+    }
+    cn_lock_release(&cn_pool_lock);
+    return s;
+}
+
+cn_page *cn_span_alloc(size_t npages, bool *zero) { return cn_span_alloc_aligned(npages, 1, zero); }
+
+void cn_span_free(cn_page *first) {
+    size_t n = first->npages;
+    cn_segment *seg = cn_segment_of_page(first);
+    size_t idx = cn_page_index(first);
+    cn_lock_acquire(&cn_pool_lock);
+    for (size_t i = 0; i < n; i++) {
+        first[i].kind = CN_KIND_FREE;
+        atomic_store_explicit(&first[i].owner, NULL, memory_order_relaxed);
+        if (!(first[i].flags & CN_PF_DIRTY)) pool.dirty_pages++;
+        first[i].flags = CN_PF_DIRTY;
+    }
+    seg->pages[0].used = (uint16_t)(seg->pages[0].used - n);
+    uint64_t now = cn_os_now_ms();
+    ring_push(first, n, now);
+    cn_page *s = first;
+    size_t total = n;
+    cn_page *left = &seg->pages[idx - 1];
+    if (idx > 1 && left->kind == CN_KIND_FREE) {
+        cn_page *lf = left - left->back;
+        list_remove(lf);
+        total += lf->npages;
+        s = lf;
+    }
+    size_t end = idx + n;
+    if (end < seg->pages[0].npages && seg->pages[end].kind == CN_KIND_FREE) {
+        list_remove(&seg->pages[end]);
+        total += seg->pages[end].npages;
+    }
+    span_publish(s, total);
+    if (seg->pages[0].used == 1) {                  /* the whole segment is free */
+        if (pool.spare && pool.spare != seg) segment_unmap(pool.spare);
+        pool.spare = seg;
+    }
+    purge_locked(false, now);
+    cn_lock_release(&cn_pool_lock);
+}
+
+void cn_span_shrink(cn_page *first, size_t npages) {
+    size_t n = first->npages;
+    if (npages >= n) return;
+    cn_page *tail = first + npages;
+    first->npages = (uint16_t)npages;
+    tail->npages = (uint16_t)(n - npages);
+    tail->back = 0;
+    cn_span_free(tail);
+}
+
+bool cn_span_grow(cn_page *first, size_t npages) {
+    size_t n = first->npages;
+    cn_segment *seg = cn_segment_of_page(first);
+    size_t end = cn_page_index(first) + n;
+    bool ok = false;
+    cn_lock_acquire(&cn_pool_lock);
+    cn_page *next = &seg->pages[end];
+    if (end < seg->pages[0].npages && next->kind == CN_KIND_FREE && n + next->npages >= npages) {
+        list_remove(next);
+        span_take(next, npages - n, NULL);
+        for (size_t i = n; i < npages; i++) { first[i].kind = CN_KIND_LARGE_TAIL; first[i].back = (uint16_t)i; }
+        first->npages = (uint16_t)npages;
+        first->flags &= (uint8_t)~CN_PF_ZERO;
+        ok = true;
+    }
+    cn_lock_release(&cn_pool_lock);
+    return ok;
+}

@@ -12,7 +12,7 @@ endif
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror
 LIBFLAGS := -std=gnu11 $(ARCH) $(WARN) -fPIC -fvisibility=hidden -fno-plt \
-            -ftls-model=initial-exec -fno-builtin-malloc -fno-stack-protector \
+            -ftls-model=initial-exec -fno-tree-slp-vectorize -fno-builtin-malloc -fno-stack-protector \
             -Iinclude $(CFLAGS)
 SRCS    := $(wildcard src/*.c)
 OBJS    := $(SRCS:src/%.c=$(BUILD)/obj/%.o)

@@ -1,32 +1,14 @@
 /* alloc.c -- malloc and its relatives.  The fast path comes first: a table
  * maps the size to a class, the heap's current page of that class pops a
- * block from its free list.  Everything else is out of line. */
-#include "cairn/internal.h"
+ * block from its free list (cairn/fastpath.h).  Here is everything else. */
+#include "cairn/fastpath.h"
 
 #include <errno.h>
 
 cn_class cn_classes[CN_NCLASS];
 uint8_t  cn_class_of_small[CN_FAST_MAX / CN_ALIGN + 1];
 
-void *cn_malloc_slow(size_t n, bool zero);
-
-/* ---------------------------------------------------------------------------
- * The fast path
- * ------------------------------------------------------------------------- */
-void *cn_malloc(size_t n) {
-    cn_heap *h = cn_tls_heap;
-    if (cn_likely(n <= CN_FAST_MAX)) {
-        cn_page *pg = h->bins[cn_class_of_small[(n + CN_ALIGN - 1) / CN_ALIGN]];
-        cn_block *b = pg->free;
-        if (cn_likely(b != NULL)) {
-            pg->free = (cn_block *)(b->next ^ pg->key);
-            pg->used++;
-            b->tag = 0;
-            return b;
-        }
-    }
-    return cn_malloc_slow(n, false);
-}
+void *cn_malloc(size_t n) { return cn_malloc_fast(n); }
 
 /* ---------------------------------------------------------------------------
  * Size classes
@@ -85,9 +67,8 @@ static void *slab_alloc(cn_heap *h, unsigned cls) {
 static void *large_alloc(size_t n, size_t align_pages, bool zero) {
     size_t np = (n + CN_PAGE_SIZE - 1) / CN_PAGE_SIZE;
     bool is_zero;
-    cn_page *pg = cn_span_alloc_aligned(np, align_pages, &is_zero);
+    cn_page *pg = cn_span_alloc_aligned(np, align_pages, CN_KIND_LARGE, &is_zero);
     if (!pg) return NULL;
-    cn_span_mark(pg, np, CN_KIND_LARGE, CN_KIND_LARGE_TAIL);
     atomic_store_explicit(&pg->owner, NULL, memory_order_relaxed);
     pg->flags = is_zero ? CN_PF_ZERO : 0;
     void *p = (void *)cn_page_addr(pg);

@@ -1,44 +1,21 @@
 /* free.c -- free, and the checks that catch misuse.
  *
- * The fast path: the pointer's segment window is ours (segment map), its page
+ * The fast path (cairn/fastpath.h): the pointer's segment window is ours (segment map), its page
  * is owned by this thread's heap, it is the start of a block (a multiply and
  * a rotate, see cn_block_index), and the block is not already free (its tag
  * word).  Then the block goes on the page's free list.  Anything else --
  * another thread's block, a large or huge block, a bad pointer -- is handled
  * out of line, where bad pointers end in a one-line message and abort.
  */
-#include "cairn/internal.h"
+#include "cairn/fastpath.h"
 
-static void free_slow(void *p);
-
-void cn_free(void *p) {
-    uintptr_t a = (uintptr_t)p;
-    if (cn_likely(cn_in_segment(a))) {
-        cn_page *pg = cn_page_of(a);
-        cn_heap *h = cn_tls_heap;
-        if (cn_likely(atomic_load_explicit(&pg->owner, memory_order_relaxed) == h)) {
-            cn_block *b = p;
-            uintptr_t key = pg->key;
-            if (cn_likely(cn_block_index(pg, (uint32_t)(a & (CN_PAGE_SIZE - 1))) < pg->capacity &&
-                          b->tag != CN_FREED_TAG(key))) {
-                cn_block *old = pg->free;
-                b->tag = CN_FREED_TAG(key);
-                b->next = (uintptr_t)old ^ key;
-                pg->free = b;
-                uint16_t used = --pg->used;
-                if (cn_unlikely(old == NULL || used == 0)) cn_page_after_free(h, pg);
-                return;
-            }
-        }
-    }
-    free_slow(p);
-}
+void cn_free(void *p) { cn_free_fast(p); }
 
 void cn_free_local(cn_heap *h, cn_page *pg, cn_block *b) {
     cn_block *old = pg->free;
     b->next = (uintptr_t)old ^ pg->key;
     pg->free = b;
-    uint16_t used = --pg->used;
+    uint32_t used = --pg->used;
     if (old == NULL || used == 0) cn_page_after_free(h, pg);
 }
 
@@ -85,7 +62,7 @@ cn_ptr_kind cn_check_live(const void *p, const char *fn, cn_page **pg_out) {
     cn_fatal(fn, "invalid pointer", p);
 }
 
-static cn_noinline void free_slow(void *p) {
+cn_noinline void cn_free_slow(void *p) {
     if (!p) return;
     uintptr_t a = (uintptr_t)p;
     if (!cn_in_segment(a)) {

@@ -98,6 +98,7 @@ cn_page *cn_orphan_adopt(cn_heap *h, unsigned cls) {
 /* Hand every page of h to the orphans (or the pool, if empty). */
 static void heap_abandon(cn_heap *h) {
     cn_heap_drain(h);
+    cn_heap_unpin_all(h);
     cn_lock_acquire(&cn_orphan_lock);
     for (unsigned cls = 0; cls <= CN_NCLASS; cls++) {
         cn_page_list *l = cls < CN_NCLASS ? &h->queue[cls] : &h->full;
@@ -106,6 +107,7 @@ static void heap_abandon(cn_heap *h) {
             cn_page_list_remove(l, pg);
             if (pg->used == 0) { pg->flags = 0; cn_span_free(pg); continue; }
             atomic_store_explicit(&pg->owner, &cn_orphans, memory_order_release);
+            if (!pg->free && pg->carved == pg->capacity) pg->flags |= CN_PF_FULL;
             cn_page_list_push(pg->flags & CN_PF_FULL ? &cn_orphans.full : &cn_orphans.queue[pg->cls], pg);
         }
     }

@@ -3,7 +3,8 @@
  * A heap keeps, per class, the page it allocates from (bins[cls]) and a
  * queue of pages that still have free blocks; pages with none wait in its
  * `full` list until a free brings them back.  A page that empties goes back
- * to the pool, unless it is the one the heap allocates from.
+ * to the pool.  The current page is pinned (its `used` counts one extra), so
+ * freeing its last block is not "empty" and a malloc/free loop stays on it.
  */
 #include "cairn/internal.h"
 
@@ -44,9 +45,9 @@ static void page_extend(cn_page *pg) {
     pg->carved = (uint16_t)(pg->carved + n);
 }
 
+/* Make a fresh span (already marked SLAB) a slab of class cls owned by h. */
 static void page_init(cn_heap *h, cn_page *pg, unsigned cls) {
     const cn_class *c = &cn_classes[cls];
-    cn_span_mark(pg, c->npages, CN_KIND_SLAB, CN_KIND_SLAB_TAIL);
     pg->free = NULL;
     pg->key = (uintptr_t)cn_heap_next_key(h) | 1;
     pg->used = 0;
@@ -60,25 +61,48 @@ static void page_init(cn_heap *h, cn_page *pg, unsigned cls) {
     atomic_store_explicit(&pg->owner, h, memory_order_release);
 }
 
-static cn_page *make_current(cn_heap *h, unsigned cls, cn_page *pg) {
+/* Make pg (or the empty page) the one class cls allocates from. */
+static void set_current(cn_heap *h, unsigned cls, cn_page *pg) {
+    cn_page *old = h->bins[cls];
+    if (old == pg) return;
     h->bins[cls] = pg;
+    if (pg != &cn_page_empty) pg->used++;
+    if (old != &cn_page_empty && --old->used == 0) cn_page_release(h, old);
+}
+
+void cn_heap_unpin_all(cn_heap *h) {
+    for (unsigned cls = 0; cls < CN_NCLASS; cls++) set_current(h, cls, &cn_page_empty);
+}
+
+static cn_page *make_current(cn_heap *h, unsigned cls, cn_page *pg) {
+    set_current(h, cls, pg);
     if (!pg->free) page_extend(pg);
     return pg;
+}
+
+static bool page_has_room(const cn_page *pg) { return pg->free || pg->carved < pg->capacity; }
+
+/* Park a page with no free block in the heap's full list. */
+static void page_park(cn_heap *h, cn_page *pg) {
+    cn_page_list_remove(&h->queue[pg->cls], pg);
+    pg->flags |= CN_PF_FULL;
+    cn_page_list_push(&h->full, pg);
+    if (h->bins[pg->cls] == pg) set_current(h, pg->cls, &cn_page_empty);
 }
 
 cn_page *cn_heap_find_page(cn_heap *h, unsigned cls) {
     cn_page *pg = h->bins[cls];
     if (pg != &cn_page_empty) {
-        if (pg->carved < pg->capacity) { page_extend(pg); return pg; }
-        cn_page_list_remove(&h->queue[cls], pg);        /* exhausted: park it */
-        pg->flags |= CN_PF_FULL;
-        cn_page_list_push(&h->full, pg);
-        h->bins[cls] = &cn_page_empty;
+        if (page_has_room(pg)) return make_current(h, cls, pg);
+        page_park(h, pg);
     }
     if (atomic_load_explicit(&h->remote, memory_order_relaxed)) cn_heap_drain(h);
-    if ((pg = h->queue[cls].first) != NULL) return make_current(h, cls, pg);
+    while ((pg = h->queue[cls].first) != NULL) {
+        if (page_has_room(pg)) return make_current(h, cls, pg);
+        page_park(h, pg);
+    }
     if ((pg = cn_orphan_adopt(h, cls)) != NULL) return make_current(h, cls, pg);
-    pg = cn_span_alloc(cn_classes[cls].npages, NULL);
+    pg = cn_span_alloc(cn_classes[cls].npages, CN_KIND_SLAB, NULL);
     if (!pg) return NULL;
     page_init(h, pg, cls);
     cn_page_list_push(&h->queue[cls], pg);
@@ -88,7 +112,6 @@ cn_page *cn_heap_find_page(cn_heap *h, unsigned cls) {
 void cn_page_release(cn_heap *h, cn_page *pg) {
     if (pg->flags & CN_PF_FULL) cn_page_list_remove(&h->full, pg);
     else cn_page_list_remove(&h->queue[pg->cls], pg);
-    if (h->bins[pg->cls] == pg) h->bins[pg->cls] = &cn_page_empty;
     pg->flags = 0;
     cn_span_free(pg);
 }
@@ -99,5 +122,5 @@ void cn_page_after_free(cn_heap *h, cn_page *pg) {
         pg->flags &= (uint8_t)~CN_PF_FULL;
         cn_page_list_push(&h->queue[pg->cls], pg);
     }
-    if (pg->used == 0 && h->bins[pg->cls] != pg) cn_page_release(h, pg);
+    if (pg->used == 0) cn_page_release(h, pg);
 }

@@ -12,7 +12,7 @@
  */
 #include "cairn/internal.h"
 
-uintptr_t cn_segmap[CN_SEGMAP_BITS / CN_WORD_BITS];
+uint8_t cn_segmap[CN_SEGMAP_BITS];
 cn_lock cn_pool_lock = CN_LOCK_INIT;
 
 #define PURGE_RING 512
@@ -33,10 +33,7 @@ static struct {
  * Segment map
  * ------------------------------------------------------------------------- */
 static void segmap_set(uintptr_t seg, bool on) {
-    uintptr_t w = seg >> CN_SEG_SHIFT;
-    uintptr_t bit = (uintptr_t)1 << (w % CN_WORD_BITS);
-    if (on) __atomic_fetch_or(&cn_segmap[w / CN_WORD_BITS], bit, __ATOMIC_RELEASE);
-    else __atomic_fetch_and(&cn_segmap[w / CN_WORD_BITS], ~bit, __ATOMIC_RELEASE);
+    __atomic_store_n(&cn_segmap[seg >> CN_SEG_SHIFT], on, __ATOMIC_RELEASE);
 }
 
 /* ---------------------------------------------------------------------------
@@ -232,7 +229,7 @@ static void span_take(cn_page *s, size_t n, bool *zero) {
     s->npages = (uint16_t)n;
 }
 
-cn_page *cn_span_alloc_aligned(size_t npages, size_t align_pages, bool *zero) {
+cn_page *cn_span_alloc_aligned(size_t npages, size_t align_pages, cn_kind kind, bool *zero) {
     size_t want = npages + align_pages - 1;
     cn_lock_acquire(&cn_pool_lock);
     cn_page *s = list_find(want);
@@ -248,12 +245,16 @@ cn_page *cn_span_alloc_aligned(size_t npages, size_t align_pages, bool *zero) {
             s->npages = (uint16_t)(total - skip);
         }
         span_take(s, npages, zero);
+        /* Mark it taken before anyone can look at its neighbours. */
+        cn_span_mark(s, npages, kind, kind == CN_KIND_SLAB ? CN_KIND_SLAB_TAIL : CN_KIND_LARGE_TAIL);
     }
     cn_lock_release(&cn_pool_lock);
     return s;
 }
 
-cn_page *cn_span_alloc(size_t npages, bool *zero) { return cn_span_alloc_aligned(npages, 1, zero); }
+cn_page *cn_span_alloc(size_t npages, cn_kind kind, bool *zero) {
+    return cn_span_alloc_aligned(npages, 1, kind, zero);
+}
 
 void cn_span_free(cn_page *first) {
     size_t n = first->npages;

@@ -21,6 +21,9 @@
 #include <stdbool.h>
 #include <string.h>
 
+/* Nothing declared here is exported from the shared library. */
+#pragma GCC visibility push(hidden)
+
 #define cn_likely(x)   __builtin_expect(!!(x), 1)
 #define cn_unlikely(x) __builtin_expect(!!(x), 0)
 #define cn_noinline    __attribute__((noinline))
@@ -111,15 +114,16 @@ static inline unsigned cn_size_class(size_t n) {
 /* ---------------------------------------------------------------------------
  * Pointer -> segment -> page
  * ------------------------------------------------------------------------- */
-extern uintptr_t cn_segmap[CN_SEGMAP_BITS / CN_WORD_BITS];
+/* One byte per 4 MiB window of the address space: 1 if it holds one of our
+ * segments.  (A byte, not a bit: the test is then one compare.) */
+extern uint8_t cn_segmap[CN_SEGMAP_BITS];
 
-/* Is p inside one of our segment windows?  One load and a bit test. */
 static inline bool cn_in_segment(uintptr_t a) {
     uintptr_t w = a >> CN_SEG_SHIFT;
 #if UINTPTR_MAX > 0xffffffffu
     if (cn_unlikely(w >= CN_SEGMAP_BITS)) return false;
 #endif
-    return (cn_segmap[w / CN_WORD_BITS] >> (w % CN_WORD_BITS)) & 1;
+    return cn_segmap[w] != 0;
 }
 static inline cn_segment *cn_segment_of(uintptr_t a) {
     return (cn_segment *)(a & ~(CN_SEG_SIZE - 1));
@@ -150,11 +154,12 @@ static inline uint32_t cn_block_index(const cn_page *pg, uint32_t off) {
  * segment.c -- the page pool
  * ------------------------------------------------------------------------- */
 extern cn_lock cn_pool_lock;
-/* A span of n pages (first descriptor returned; kind left FREE for the caller
- * to set).  *zero tells whether its memory is known to be zero. */
-cn_page *cn_span_alloc(size_t npages, bool *zero);
+/* A span of n pages, marked as `kind` (SLAB or LARGE) with its tail pages;
+ * returns its first descriptor.  *zero tells whether its memory is known to
+ * be zero. */
+cn_page *cn_span_alloc(size_t npages, cn_kind kind, bool *zero);
 /* The same, starting on a multiple of align_pages pages. */
-cn_page *cn_span_alloc_aligned(size_t npages, size_t align_pages, bool *zero);
+cn_page *cn_span_alloc_aligned(size_t npages, size_t align_pages, cn_kind kind, bool *zero);
 /* Give a span (first descriptor, npages set) back to the pool. */
 void     cn_span_free(cn_page *first);
 /* Shrink a large span in place to npages; the tail goes back to the pool. */
@@ -192,8 +197,10 @@ void  cn_page_list_remove(cn_page_list *l, cn_page *pg);
 cn_page *cn_heap_find_page(cn_heap *h, unsigned cls);
 /* A local free noticed that the page was full or is now empty. */
 void  cn_page_after_free(cn_heap *h, cn_page *pg);
-/* Move all of a page's blocks freed elsewhere... (heap.c drains). */
+/* Give an empty page back to the pool. */
 void  cn_page_release(cn_heap *h, cn_page *pg);
+/* Stop allocating from any page (before the heap is abandoned). */
+void  cn_heap_unpin_all(cn_heap *h);
 
 /* ---------------------------------------------------------------------------
  * heap.c
@@ -225,6 +232,8 @@ uint64_t cn_heap_next_key(cn_heap *h);
  * alloc.c / free.c
  * ------------------------------------------------------------------------- */
 void  *cn_malloc(size_t n);
+void  *cn_malloc_slow(size_t n, bool zero);
+void   cn_free_slow(void *p);
 void  *cn_calloc(size_t count, size_t size);
 void  *cn_realloc(void *p, size_t n);
 void  *cn_reallocarray(void *p, size_t count, size_t size);
@@ -247,4 +256,5 @@ cn_ptr_kind cn_check_live(const void *p, const char *fn, cn_page **pg_out);
 extern _Atomic int cn_initialized;
 void cn_init(void);
 
+#pragma GCC visibility pop
 #endif /* CAIRN_INTERNAL_H */

@@ -53,13 +53,14 @@
 
 /* A free block: its first word links the free list, encoded as
  * next ^ page->key; its second word is CN_FREED_TAG(page->key) while the
- * block is free, 0 once handed out.  The tag makes double frees cheap to see. */
+ * block is free (the key is random per page, so a program can't forge it by
+ * chance), 0 once handed out.  The tag makes double frees cheap to see. */
 typedef struct cn_block {
     uintptr_t next;
     uintptr_t tag;
 } cn_block;
 
-#define CN_FREED_TAG(key) (~(key))
+#define CN_FREED_TAG(key) (key)
 
 typedef enum cn_kind {
     CN_KIND_FREE = 0,   /* page belongs to a free span in the pool          */
@@ -81,7 +82,7 @@ typedef struct cn_page {
     struct cn_page *next, *prev;  /* heap queue, or pool free list            */
     uint32_t block_size;          /* slab: bytes per block                    */
     uint32_t div_inv;             /* slab: see cn_block_index()               */
-    uint16_t used;                /* slab: blocks out (incl. remote frees)    */
+    uint32_t used;                /* slab: blocks out (incl. remote frees)    */
     uint16_t capacity;            /* slab: blocks that fit in the span        */
     uint16_t carved;              /* slab: blocks ever put on the free list   */
     uint16_t npages;              /* first page of a span: its length         */

@@ -35,7 +35,7 @@ static cn_block *slab_block(cn_page **pgp, uintptr_t a, const char *fn) {
 
 cn_ptr_kind cn_check_live(const void *p, const char *fn, cn_page **pg_out) {
     uintptr_t a = (uintptr_t)p;
-    const char *freed = fn[0] == 'r' ? "pointer already freed" : "double free detected";
+    const char *freed = fn[0] == 'f' ? "double free detected" : "pointer already freed";
     if (cn_in_segment(a)) {
         cn_page *pg = cn_page_of(a);
         switch (pg->kind) {
@@ -62,11 +62,19 @@ cn_ptr_kind cn_check_live(const void *p, const char *fn, cn_page **pg_out) {
     cn_fatal(fn, "invalid pointer", p);
 }
 
+static void free_huge(void *p) {
+    switch (cn_huge_free(p)) {
+    case CN_HUGE_FREED: return;
+    case CN_HUGE_ALREADY_FREED: cn_fatal("free", "double free detected", p);
+    case CN_HUGE_NOT_OURS: cn_fatal("free", "invalid pointer", p);
+    }
+}
+
 cn_noinline void cn_free_slow(void *p) {
     if (!p) return;
     uintptr_t a = (uintptr_t)p;
     if (!cn_in_segment(a)) {
-        if (!cn_huge_free(p)) cn_fatal("free", "invalid pointer", p);
+        free_huge(p);
         return;
     }
     cn_page *pg = cn_page_of(a);
@@ -87,8 +95,8 @@ cn_noinline void cn_free_slow(void *p) {
     case CN_KIND_FREE:
         cn_fatal("free", "double free detected", p);
     case CN_KIND_NONE:
-        if (cn_huge_free(p)) return;
-        break;
+        free_huge(p);
+        return;
     }
     cn_fatal("free", "invalid pointer", p);
 }

@@ -18,8 +18,12 @@ typedef struct huge_entry {
 #define HUGE_CACHE_SLOTS 8
 typedef struct cache_entry { uintptr_t base; size_t size; uint64_t time; } cache_entry;
 
+#define FREED_RING 32     /* recently freed huge blocks, to name a double free */
+
 static cn_lock huge_lock = CN_LOCK_INIT;
 static struct {
+    uintptr_t freed[FREED_RING];
+    unsigned freed_next;
     huge_entry *table;
     size_t cap, count, used;          /* used counts deleted slots too */
     cache_entry cache[HUGE_CACHE_SLOTS];
@@ -149,6 +153,8 @@ void *cn_huge_alloc(size_t size, size_t alignment, bool zero) {
     if (ok) {
         hg.used += table_put(hg.table, hg.cap, (huge_entry){ ptr, base, mapped });
         hg.count++;
+        for (int i = 0; i < FREED_RING; i++)
+            if (hg.freed[i] == ptr) hg.freed[i] = 0;
     }
     cn_lock_release(&huge_lock);
     if (!ok) { cn_os_unmap((void *)base, mapped); return NULL; }
@@ -163,12 +169,19 @@ size_t cn_huge_usable(const void *p) {
     return n;
 }
 
-bool cn_huge_free(void *p) {
+cn_huge_status cn_huge_free(void *p) {
     cache_entry victims[HUGE_CACHE_SLOTS + 1];
     size_t nv = 0;
     cn_lock_acquire(&huge_lock);
     huge_entry *e = table_find((uintptr_t)p);
-    if (!e) { cn_lock_release(&huge_lock); return false; }
+    if (!e) {
+        cn_huge_status st = CN_HUGE_NOT_OURS;
+        for (int i = 0; i < FREED_RING; i++)
+            if (p && hg.freed[i] == (uintptr_t)p) st = CN_HUGE_ALREADY_FREED;
+        cn_lock_release(&huge_lock);
+        return st;
+    }
+    hg.freed[hg.freed_next++ % FREED_RING] = (uintptr_t)p;
     cache_entry c = { e->base, e->size, cn_os_now_ms() };
     table_delete(e);
     size_t limit = (size_t)cn_options[CN_OPT_HUGE_CACHE];
@@ -191,7 +204,7 @@ bool cn_huge_free(void *p) {
     if (c.base) victims[nv++] = c;
     cn_lock_release(&huge_lock);
     unmap_all(victims, nv);
-    return true;
+    return CN_HUGE_FREED;
 }
 
 void *cn_huge_realloc(void *p, size_t size) {

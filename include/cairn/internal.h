@@ -179,8 +179,9 @@ void     cn_span_mark(cn_page *first, size_t n, cn_kind kind, cn_kind tail_kind)
 void  *cn_huge_alloc(size_t size, size_t alignment, bool zero);
 /* If p is a live huge block: its usable size (else 0). */
 size_t cn_huge_usable(const void *p);
-/* Free p if it is a huge block; returns false if it is not one. */
-bool   cn_huge_free(void *p);
+/* Free p if it is a huge block. */
+typedef enum { CN_HUGE_NOT_OURS, CN_HUGE_FREED, CN_HUGE_ALREADY_FREED } cn_huge_status;
+cn_huge_status cn_huge_free(void *p);
 void  *cn_huge_realloc(void *p, size_t size);       /* p must be huge */
 size_t cn_huge_release_cache(void);
 void   cn_huge_fork_prepare(void);

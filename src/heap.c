@@ -41,6 +41,7 @@ static void heap_reset(cn_heap *h) {
         h->queue[i].first = h->queue[i].last = NULL;
     }
     h->full.first = h->full.last = NULL;
+    h->empty_kept = 0;
 }
 
 /* ---------------------------------------------------------------------------
@@ -72,9 +73,10 @@ void cn_free_to_owner(cn_heap *h, cn_block *b) {
 
 void cn_heap_drain(cn_heap *h) {
     uintptr_t list = atomic_exchange_explicit(&h->remote, 0, memory_order_acquire);
+    uintptr_t key = h->remote_key;
     while (list) {
         cn_block *b = (cn_block *)list;
-        list = b->next ^ h->remote_key;
+        list = b->next ^ key;
         cn_free_to_owner(h, b);
     }
 }

@@ -74,7 +74,15 @@ void cn_heap_unpin_all(cn_heap *h) {
     for (unsigned cls = 0; cls < CN_NCLASS; cls++) set_current(h, cls, &cn_page_empty);
 }
 
+static void page_unkeep(cn_heap *h, cn_page *pg) {
+    if (pg->flags & CN_PF_KEPT) {
+        pg->flags &= (uint8_t)~CN_PF_KEPT;
+        h->empty_kept--;
+    }
+}
+
 static cn_page *make_current(cn_heap *h, unsigned cls, cn_page *pg) {
+    page_unkeep(h, pg);
     set_current(h, cls, pg);
     if (!pg->free) page_extend(pg);
     return pg;
@@ -110,6 +118,7 @@ cn_page *cn_heap_find_page(cn_heap *h, unsigned cls) {
 }
 
 void cn_page_release(cn_heap *h, cn_page *pg) {
+    page_unkeep(h, pg);
     if (pg->flags & CN_PF_FULL) cn_page_list_remove(&h->full, pg);
     else cn_page_list_remove(&h->queue[pg->cls], pg);
     pg->flags = 0;
@@ -122,5 +131,14 @@ void cn_page_after_free(cn_heap *h, cn_page *pg) {
         pg->flags &= (uint8_t)~CN_PF_FULL;
         cn_page_list_push(&h->queue[pg->cls], pg);
     }
-    if (pg->used == 0) cn_page_release(h, pg);
+    if (pg->used == 0) {
+        /* Keep a few empty pages: a heap that frees a page's last block
+         * often needs a page again soon, and the pool costs a lock. */
+        if (h != &cn_orphans && h->empty_kept < CN_HEAP_KEEP_EMPTY && !(pg->flags & CN_PF_KEPT)) {
+            pg->flags |= CN_PF_KEPT;
+            h->empty_kept++;
+        } else {
+            cn_page_release(h, pg);
+        }
+    }
 }

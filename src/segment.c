@@ -5,9 +5,10 @@
  * with free neighbours, so the pages of any size class, and large blocks,
  * flow back into one pool that every class and every thread draws from.
  *
- * Freed pages stay resident ("dirty") for CAIRN_PURGE_DELAY_MS, or until
- * more than CAIRN_PURGE_MAX_DIRTY bytes wait; then they are purged with
- * madvise.  A segment whose pages are all free is unmapped, except one spare.
+ * Freed pages stay resident ("dirty") until their segment has seen no free
+ * for CAIRN_PURGE_DELAY_MS, or until more than CAIRN_PURGE_MAX_DIRTY bytes
+ * wait; then they are purged with madvise.  Segments with dirty pages are
+ * kept in a list ordered by their last free, so the check is O(1).  A segment whose pages are all free is unmapped, except one spare.
  * Everything here runs under cn_pool_lock.
  */
 #include "cairn/internal.h"
@@ -15,18 +16,16 @@
 uint8_t cn_segmap[CN_SEGMAP_BITS];
 cn_lock cn_pool_lock = CN_LOCK_INIT;
 
-#define PURGE_RING 512
-
-typedef struct purge_entry { cn_page *first; uint32_t npages; uint64_t time; } purge_entry;
-
 static struct {
     cn_page *lists[CN_SEG_PAGES];                  /* free spans by length */
     uintptr_t nonempty[CN_SEG_PAGES / CN_WORD_BITS];
     size_t dirty_pages;                            /* free and not purged  */
     cn_segment *spare;                             /* an empty segment kept */
     uintptr_t hint;                                /* where to map next    */
-    purge_entry ring[PURGE_RING];                  /* freed spans, in order */
-    unsigned ring_head, ring_len;
+    cn_page *dirty_first, *dirty_last;             /* segments (their meta page)
+                                                      with dirty pages, oldest
+                                                      last free first; meta->key
+                                                      is that time */
 } pool;
 
 /* ---------------------------------------------------------------------------
@@ -133,11 +132,23 @@ static bool segment_new(size_t min_pages) {
     return true;
 }
 
-static void ring_forget_segment(cn_segment *seg) {
-    for (unsigned i = 0; i < pool.ring_len; i++) {
-        purge_entry *e = &pool.ring[(pool.ring_head + i) % PURGE_RING];
-        if (e->first && cn_segment_of_page(e->first) == seg) e->first = NULL;
-    }
+/* The dirty-segment list, linked through the meta descriptors. */
+static void dirty_unlink(cn_page *meta) {
+    if (!(meta->flags & CN_PF_DIRTY)) return;
+    if (meta->prev) meta->prev->next = meta->next; else pool.dirty_first = meta->next;
+    if (meta->next) meta->next->prev = meta->prev; else pool.dirty_last = meta->prev;
+    meta->next = meta->prev = NULL;
+    meta->flags &= (uint8_t)~CN_PF_DIRTY;
+}
+
+static void dirty_touch(cn_page *meta, uint64_t now) {
+    dirty_unlink(meta);
+    meta->key = now;
+    meta->flags |= CN_PF_DIRTY;
+    meta->next = NULL;
+    meta->prev = pool.dirty_last;
+    if (pool.dirty_last) pool.dirty_last->next = meta; else pool.dirty_first = meta;
+    pool.dirty_last = meta;
 }
 
 static void segment_unmap(cn_segment *seg) {
@@ -146,7 +157,7 @@ static void segment_unmap(cn_segment *seg) {
     for (size_t i = 0; i < first->npages; i++)
         if (first[i].flags & CN_PF_DIRTY) pool.dirty_pages--;
     list_remove(first);
-    ring_forget_segment(seg);
+    dirty_unlink(&seg->pages[0]);
     segmap_set((uintptr_t)seg, false);
     if (pool.spare == seg) pool.spare = NULL;
     cn_os_unmap(seg, npages * CN_PAGE_SIZE);
@@ -161,20 +172,23 @@ bool cn_pool_release_cached(void) {
 /* ---------------------------------------------------------------------------
  * Purging
  * ------------------------------------------------------------------------- */
-static size_t purge_range(cn_page *first, size_t n) {
+static size_t purge_segment(cn_segment *seg) {
     size_t purged = 0;
-    for (size_t i = 0; i < n;) {
-        if (first[i].kind != CN_KIND_FREE || !(first[i].flags & CN_PF_DIRTY)) { i++; continue; }
+    cn_page *pg = seg->pages;
+    size_t n = pg[0].npages;
+    for (size_t i = 1; i < n;) {
+        if (pg[i].kind != CN_KIND_FREE || !(pg[i].flags & CN_PF_DIRTY)) { i++; continue; }
         size_t j = i;
-        while (j < n && first[j].kind == CN_KIND_FREE && (first[j].flags & CN_PF_DIRTY)) {
-            first[j].flags &= (uint8_t)~CN_PF_DIRTY;
+        while (j < n && pg[j].kind == CN_KIND_FREE && (pg[j].flags & CN_PF_DIRTY)) {
+            pg[j].flags &= (uint8_t)~CN_PF_DIRTY;
             j++;
         }
-        cn_os_purge((void *)cn_page_addr(&first[i]), (j - i) * CN_PAGE_SIZE);
+        cn_os_purge((void *)cn_page_addr(&pg[i]), (j - i) * CN_PAGE_SIZE);
         pool.dirty_pages -= j - i;
         purged += (j - i) * CN_PAGE_SIZE;
         i = j;
     }
+    dirty_unlink(&pg[0]);
     return purged;
 }
 
@@ -182,12 +196,10 @@ static size_t purge_locked(bool all, uint64_t now) {
     size_t purged = 0;
     uint64_t delay = (uint64_t)cn_options[CN_OPT_PURGE_DELAY_MS];
     size_t max_dirty = (size_t)cn_options[CN_OPT_PURGE_MAX_DIRTY] / CN_PAGE_SIZE;
-    while (pool.ring_len) {
-        purge_entry *e = &pool.ring[pool.ring_head];
-        if (!all && pool.dirty_pages <= max_dirty && now - e->time < delay) break;
-        if (e->first) purged += purge_range(e->first, e->npages);
-        pool.ring_head = (pool.ring_head + 1) % PURGE_RING;
-        pool.ring_len--;
+    cn_page *meta;
+    while ((meta = pool.dirty_first) != NULL) {
+        if (!all && pool.dirty_pages <= max_dirty && now - meta->key < delay) break;
+        purged += purge_segment(cn_segment_of_page(meta));
     }
     return purged;
 }
@@ -198,17 +210,6 @@ size_t cn_pool_purge(bool all) {
     if (all && pool.spare) segment_unmap(pool.spare);
     cn_lock_release(&cn_pool_lock);
     return n;
-}
-
-static void ring_push(cn_page *first, size_t n, uint64_t now) {
-    if (pool.ring_len == PURGE_RING) {            /* full: purge the oldest now */
-        purge_entry *e = &pool.ring[pool.ring_head];
-        if (e->first) purge_range(e->first, e->npages);
-        pool.ring_head = (pool.ring_head + 1) % PURGE_RING;
-        pool.ring_len--;
-    }
-    pool.ring[(pool.ring_head + pool.ring_len) % PURGE_RING] = (purge_entry){ first, (uint32_t)n, now };
-    pool.ring_len++;
 }
 
 /* ---------------------------------------------------------------------------
@@ -261,6 +262,7 @@ void cn_span_free(cn_page *first) {
     cn_segment *seg = cn_segment_of_page(first);
     size_t idx = cn_page_index(first);
     cn_lock_acquire(&cn_pool_lock);
+    uint64_t now = cn_os_now_ms();
     for (size_t i = 0; i < n; i++) {
         first[i].kind = CN_KIND_FREE;
         atomic_store_explicit(&first[i].owner, NULL, memory_order_relaxed);
@@ -268,8 +270,7 @@ void cn_span_free(cn_page *first) {
         first[i].flags = CN_PF_DIRTY;
     }
     seg->pages[0].used = (uint16_t)(seg->pages[0].used - n);
-    uint64_t now = cn_os_now_ms();
-    ring_push(first, n, now);
+    dirty_touch(&seg->pages[0], now);
     cn_page *s = first;
     size_t total = n;
     cn_page *left = &seg->pages[idx - 1];

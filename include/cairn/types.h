@@ -99,6 +99,10 @@ _Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= CN_PAGE_SIZE, "descriptors fit 
 #define CN_PF_DIRTY   1   /* free page: may hold data (not purged)          */
 #define CN_PF_FULL    2   /* slab: in the heap's full list                   */
 #define CN_PF_ZERO    4   /* large: memory known to be zero                  */
+#define CN_PF_KEPT    8   /* slab: empty, kept by its heap for reuse         */
+
+/* Empty slabs a heap keeps instead of returning them to the pool. */
+#define CN_HEAP_KEEP_EMPTY 8
 
 /* A segment is its array of descriptors.  pages[0] describes page 0 itself
  * (kind META, owner NULL) and keeps the segment's own counts: npages = pages
@@ -126,12 +130,15 @@ typedef struct cn_heap {
     cn_page *bins[CN_NCLASS];        /* page to allocate from, per class   */
     cn_page_list queue[CN_NCLASS];   /* pages with free blocks, per class   */
     cn_page_list full;               /* pages with none                     */
-    _Atomic(uintptr_t) remote;       /* blocks freed by others (MPSC stack) */
     uintptr_t remote_key;            /* encodes the links of `remote`       */
     uint64_t rng;                    /* key generator state                 */
+    uint32_t empty_kept;             /* pages flagged CN_PF_KEPT            */
     struct cn_heap *next_all;        /* every heap ever made                */
     struct cn_heap *next_free;       /* dead heaps, for reuse               */
     int state;                       /* cn_heap_state                       */
+    /* Written by other threads: alone on its cache line. */
+    _Alignas(64) _Atomic(uintptr_t) remote;   /* blocks freed by others (MPSC stack) */
+    char pad_[64 - sizeof(uintptr_t)];
 } cn_heap;
 
 /* ---------------------------------------------------------------------------

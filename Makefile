@@ -3,10 +3,10 @@
 CC      ?= gcc
 M32     ?=
 ifeq ($(M32),1)
-  BUILD := build32
+  BUILD ?= build32
   ARCH  := -m32
 else
-  BUILD := build
+  BUILD ?= build
   ARCH  :=
 endif
 CFLAGS  ?= -O2 -g
@@ -35,10 +35,14 @@ test: all
 	$(MAKE) M32=1 all
 	tests/run.sh
 
+# The same library without free's misuse checks, to measure their cost.
+nochecks:
+	$(MAKE) BUILD=build-nochecks CFLAGS="$(CFLAGS) -DCN_CHECKS=0" all
+
 demo: all
 	scripts/demo.sh
 
 clean:
-	rm -rf build build32
+	rm -rf build build32 build-nochecks
 
-.PHONY: all test demo clean
+.PHONY: all test demo clean nochecks

@@ -33,7 +33,8 @@ static inline __attribute__((always_inline)) void cn_free_fast(void *p) {
         if (cn_likely(atomic_load_explicit(&pg->owner, memory_order_relaxed) == h)) {
             cn_block *b = p;
             uintptr_t key = pg->key;
-            if (cn_likely(cn_block_index(pg, (uint32_t)(a & (CN_PAGE_SIZE - 1))) < pg->capacity &&
+            if (!CN_CHECKS ||
+                cn_likely(cn_block_index(pg, (uint32_t)(a & (CN_PAGE_SIZE - 1))) < pg->capacity &&
                           b->tag != CN_FREED_TAG(key))) {
                 cn_block *old = pg->free;
                 b->tag = CN_FREED_TAG(key);

@@ -34,6 +34,12 @@
 #define CN_FAST_MAX    1024
 #define CN_NCLASS      48
 
+/* Misuse checks on free's fast path (interior pointers, double frees).
+ * Build with -DCN_CHECKS=0 only to measure what they cost. */
+#ifndef CN_CHECKS
+#define CN_CHECKS 1
+#endif
+
 /* Address bits covered by the segment map. */
 #if UINTPTR_MAX > 0xffffffffu
 #define CN_ADDR_BITS   47

@@ -56,6 +56,15 @@ void cn_heap_remote_free(cn_heap *owner, cn_block *b) {
 }
 
 /* Free a block whose tag is already set, wherever its page now belongs. */
+/* Move an orphan page into h (under the orphan lock). */
+static void orphan_take(cn_heap *h, cn_page *pg) {
+    cn_page_list *from = pg->flags & CN_PF_FULL ? &cn_orphans.full : &cn_orphans.queue[pg->cls];
+    cn_page_list *to = pg->flags & CN_PF_FULL ? &h->full : &h->queue[pg->cls];
+    cn_page_list_remove(from, pg);
+    atomic_store_explicit(&pg->owner, h, memory_order_release);
+    cn_page_list_push(to, pg);
+}
+
 void cn_free_to_owner(cn_heap *h, cn_block *b) {
     cn_page *pg = cn_page_of((uintptr_t)b);
     if (pg->kind == CN_KIND_SLAB_TAIL) pg -= pg->back;
@@ -63,10 +72,17 @@ void cn_free_to_owner(cn_heap *h, cn_block *b) {
         cn_heap *owner = atomic_load_explicit(&pg->owner, memory_order_acquire);
         if (owner == h) { cn_free_local(h, pg, b); return; }
         if (owner != &cn_orphans) { cn_heap_remote_free(owner, b); return; }
+        /* An exited thread's page: the freeing thread adopts it, so its
+         * next frees there are local (a successor inheriting a server's
+         * blocks frees them all). */
         cn_lock_acquire(&cn_orphan_lock);
         bool still = atomic_load_explicit(&pg->owner, memory_order_relaxed) == &cn_orphans;
-        if (still) cn_free_local(&cn_orphans, pg, b);
+        if (still) {
+            if (h->state == CN_HEAP_LIVE) orphan_take(h, pg);
+            else cn_free_local(&cn_orphans, pg, b);
+        }
         cn_lock_release(&cn_orphan_lock);
+        if (still && h->state == CN_HEAP_LIVE) { cn_free_local(h, pg, b); return; }
         if (still) return;
     }
 }
@@ -88,17 +104,14 @@ cn_page *cn_orphan_adopt(cn_heap *h, unsigned cls) {
     if (!__atomic_load_n(&cn_orphans.queue[cls].first, __ATOMIC_RELAXED)) return NULL;
     cn_lock_acquire(&cn_orphan_lock);
     cn_page *pg = cn_orphans.queue[cls].first;
-    if (pg) {
-        cn_page_list_remove(&cn_orphans.queue[cls], pg);
-        atomic_store_explicit(&pg->owner, h, memory_order_release);
-        cn_page_list_push(&h->queue[cls], pg);
-    }
+    if (pg) orphan_take(h, pg);
     cn_lock_release(&cn_orphan_lock);
     return pg;
 }
 
 /* Hand every page of h to the orphans (or the pool, if empty). */
 static void heap_abandon(cn_heap *h) {
+    h->state = CN_HEAP_DEAD;          /* from now on it adopts nothing */
     cn_heap_drain(h);
     cn_heap_unpin_all(h);
     cn_lock_acquire(&cn_orphan_lock);
@@ -126,7 +139,6 @@ static void thread_exit(void *arg) {
     if (h != cn_tls_heap) return;
     cn_tls_heap = &cn_heap_empty;
     heap_abandon(h);
-    h->state = CN_HEAP_DEAD;
     cn_lock_acquire(&heaps_lock);
     h->next_free = dead_heaps;
     dead_heaps = h;

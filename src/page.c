@@ -18,6 +18,14 @@ void cn_page_list_push(cn_page_list *l, cn_page *pg) {
     l->first = pg;
 }
 
+void cn_page_list_append(cn_page_list *l, cn_page *pg) {
+    pg->next = NULL;
+    pg->prev = l->last;
+    if (l->last) l->last->next = pg;
+    else l->first = pg;
+    l->last = pg;
+}
+
 void cn_page_list_remove(cn_page_list *l, cn_page *pg) {
     if (pg->prev) pg->prev->next = pg->next;
     else l->first = pg->next;
@@ -126,10 +134,12 @@ void cn_page_release(cn_heap *h, cn_page *pg) {
 }
 
 void cn_page_after_free(cn_heap *h, cn_page *pg) {
-    if (pg->flags & CN_PF_FULL) {                 /* back among the pages with room */
+    if (pg->flags & CN_PF_FULL) {
+        /* Back among the pages with room -- at the end of the queue, so it
+         * gathers more free blocks before it is chosen again. */
         cn_page_list_remove(&h->full, pg);
         pg->flags &= (uint8_t)~CN_PF_FULL;
-        cn_page_list_push(&h->queue[pg->cls], pg);
+        cn_page_list_append(&h->queue[pg->cls], pg);
     }
     if (pg->used == 0) {
         /* Keep a few empty pages: a heap that frees a page's last block

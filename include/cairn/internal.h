@@ -192,7 +192,8 @@ void   cn_huge_fork_child(void);
  * page.c -- slabs
  * ------------------------------------------------------------------------- */
 extern cn_page cn_page_empty;
-void  cn_page_list_push(cn_page_list *l, cn_page *pg);
+void  cn_page_list_push(cn_page_list *l, cn_page *pg);      /* at the front */
+void  cn_page_list_append(cn_page_list *l, cn_page *pg);    /* at the end   */
 void  cn_page_list_remove(cn_page_list *l, cn_page *pg);
 /* Find or make a page of class cls with a free block; NULL when out of memory. */
 cn_page *cn_heap_find_page(cn_heap *h, unsigned cls);

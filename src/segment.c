@@ -109,11 +109,13 @@ static void *map_aligned(size_t size) {
     return (void *)s;
 }
 
+static bool release_cached_locked(void);
+
 /* Map a new segment with at least `min_pages` free pages and list them. */
 static bool segment_new(size_t min_pages) {
     size_t npages = CN_SEG_PAGES;
     void *p = map_aligned(CN_SEG_SIZE);
-    if (!p && cn_pool_release_cached()) p = map_aligned(CN_SEG_SIZE);
+    if (!p && release_cached_locked()) p = map_aligned(CN_SEG_SIZE);
     if (!p) {                         /* short on memory: map only what is needed */
         npages = min_pages + 1;
         p = map_aligned(npages * CN_PAGE_SIZE);
@@ -163,9 +165,16 @@ static void segment_unmap(cn_segment *seg) {
     cn_os_unmap(seg, npages * CN_PAGE_SIZE);
 }
 
-bool cn_pool_release_cached(void) {
+static bool release_cached_locked(void) {
     bool any = cn_huge_release_cache() > 0;
     if (pool.spare) { segment_unmap(pool.spare); any = true; }
+    return any;
+}
+
+bool cn_pool_release_cached(void) {
+    cn_lock_acquire(&cn_pool_lock);
+    bool any = release_cached_locked();
+    cn_lock_release(&cn_pool_lock);
     return any;
 }
 

@@ -76,20 +76,26 @@ static void *large_alloc(size_t n, size_t align_pages, bool zero) {
     return p;
 }
 
-cn_noinline void *cn_malloc_slow(size_t n, bool zero) {
-    cn_heap *h = cn_heap_get();
-    void *p;
-    if (cn_unlikely(!h)) return oom();
+static void *alloc_any(cn_heap *h, size_t n, bool zero) {
+    void *p = NULL;
     if (n <= CN_SMALL_MAX) {
         p = slab_alloc(h, cn_size_class(n));
         if (p && zero) memset(p, 0, n);
     } else if (n <= (size_t)cn_options[CN_OPT_HUGE_THRESHOLD]) {
         p = large_alloc(n, 1, zero);
+        if (!p) p = cn_huge_alloc(n, CN_ALIGN, zero);   /* short of memory: map it exactly */
     } else if (n <= PTRDIFF_MAX) {
         p = cn_huge_alloc(n, CN_ALIGN, zero);
-    } else {
-        p = NULL;
     }
+    return p;
+}
+
+cn_noinline void *cn_malloc_slow(size_t n, bool zero) {
+    cn_heap *h = cn_heap_get();
+    if (cn_unlikely(!h)) return oom();
+    void *p = alloc_any(h, n, zero);
+    /* The OS said no: give back every empty page we keep, and try again. */
+    if (cn_unlikely(!p) && n <= PTRDIFF_MAX && cn_heap_release_empty(h)) p = alloc_any(h, n, zero);
     return p ? p : oom();
 }
 

@@ -15,7 +15,7 @@ static const cn_option_desc option_table[CN_OPT_COUNT] = {
                                  "ms a free page stays resident before it is returned to the OS" },
     [CN_OPT_PURGE_MAX_DIRTY] = { "CAIRN_PURGE_MAX_DIRTY", 16L << 20,
                                  "bytes of free pages kept resident at most, whatever the delay" },
-    [CN_OPT_HUGE_THRESHOLD]  = { "CAIRN_HUGE_THRESHOLD", 1L << 20,
+    [CN_OPT_HUGE_THRESHOLD]  = { "CAIRN_HUGE_THRESHOLD", 256L << 10,
                                  "blocks larger than this get their own mapping" },
     [CN_OPT_HUGE_CACHE]      = { "CAIRN_HUGE_CACHE", 64L << 20,
                                  "bytes of freed huge mappings kept for reuse" },

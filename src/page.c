@@ -82,6 +82,19 @@ void cn_heap_unpin_all(cn_heap *h) {
     for (unsigned cls = 0; cls < CN_NCLASS; cls++) set_current(h, cls, &cn_page_empty);
 }
 
+bool cn_heap_release_empty(cn_heap *h) {
+    bool any = false;
+    for (unsigned cls = 0; cls < CN_NCLASS; cls++) {
+        cn_page *pg = h->bins[cls];
+        if (pg != &cn_page_empty && pg->used == 1) { set_current(h, cls, &cn_page_empty); any = true; }
+        for (cn_page *q = h->queue[cls].first, *next; q; q = next) {
+            next = q->next;
+            if (q->used == 0) { cn_page_release(h, q); any = true; }
+        }
+    }
+    return any;
+}
+
 static void page_unkeep(cn_heap *h, cn_page *pg) {
     if (pg->flags & CN_PF_KEPT) {
         pg->flags &= (uint8_t)~CN_PF_KEPT;

@@ -89,7 +89,9 @@ static void span_publish(cn_page *first, size_t n) {
  * ------------------------------------------------------------------------- */
 static void *map_aligned(size_t size) {
     void *p;
-    if (pool.hint && (p = cn_os_map_at((void *)pool.hint, size))) return p;
+    /* Where the last segment went, the windows below are usually free. */
+    for (int k = 0; k < 8 && pool.hint > (uintptr_t)k * CN_SEG_SIZE; k++)
+        if ((p = cn_os_map_at((void *)(pool.hint - (uintptr_t)k * CN_SEG_SIZE), size))) return p;
     p = cn_os_map(size);
     if (!p) return NULL;
     uintptr_t a = (uintptr_t)p;

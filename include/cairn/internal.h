@@ -203,6 +203,8 @@ void  cn_page_after_free(cn_heap *h, cn_page *pg);
 void  cn_page_release(cn_heap *h, cn_page *pg);
 /* Stop allocating from any page (before the heap is abandoned). */
 void  cn_heap_unpin_all(cn_heap *h);
+/* Give back the empty pages h keeps (when the OS is short of memory). */
+bool  cn_heap_release_empty(cn_heap *h);
 
 /* ---------------------------------------------------------------------------
  * heap.c

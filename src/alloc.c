@@ -6,6 +6,7 @@
 #include <errno.h>
 
 cn_class cn_classes[CN_NCLASS];
+cn_counters cn_count;
 uint8_t  cn_class_of_small[CN_FAST_MAX / CN_ALIGN + 1];
 
 void *cn_malloc(size_t n) { return cn_malloc_fast(n); }
@@ -59,6 +60,7 @@ static void *slab_alloc(cn_heap *h, unsigned cls) {
     }
     pg->free = (cn_block *)(b->next ^ pg->key);
     pg->used++;
+    h->allocs[cls]++;
     b->tag = 0;
     return b;
 }
@@ -71,6 +73,7 @@ static void *large_alloc(size_t n, size_t align_pages, bool zero) {
     if (!pg) return NULL;
     atomic_store_explicit(&pg->owner, NULL, memory_order_relaxed);
     pg->flags = is_zero ? CN_PF_ZERO : 0;
+    cn_count_add(&cn_count.large_allocs, 1);
     void *p = (void *)cn_page_addr(pg);
     if (zero && !is_zero) memset(p, 0, n);
     return p;

@@ -90,6 +90,7 @@ cn_noinline void cn_free_slow(void *p) {
     }
     case CN_KIND_LARGE:
         if (a != cn_page_addr(pg)) break;
+        cn_count_add(&cn_count.large_frees, 1);
         cn_span_free(pg);
         return;
     case CN_KIND_FREE:

@@ -158,6 +158,10 @@ void *cn_huge_alloc(size_t size, size_t alignment, bool zero) {
     }
     cn_lock_release(&huge_lock);
     if (!ok) { cn_os_unmap((void *)base, mapped); return NULL; }
+    cn_count_add(&cn_count.huge_allocs, 1);
+    uint64_t now = atomic_fetch_add_explicit(&cn_count.huge_bytes, mapped, memory_order_relaxed) + mapped;
+    uint64_t peak = atomic_load_explicit(&cn_count.huge_peak, memory_order_relaxed);
+    while (now > peak && !atomic_compare_exchange_weak(&cn_count.huge_peak, &peak, now)) {}
     return (void *)ptr;
 }
 
@@ -182,6 +186,8 @@ cn_huge_status cn_huge_free(void *p) {
         return st;
     }
     hg.freed[hg.freed_next++ % FREED_RING] = (uintptr_t)p;
+    cn_count_add(&cn_count.huge_frees, 1);
+    atomic_fetch_sub_explicit(&cn_count.huge_bytes, e->size, memory_order_relaxed);
     cache_entry c = { e->base, e->size, cn_os_now_ms() };
     table_delete(e);
     size_t limit = (size_t)cn_options[CN_OPT_HUGE_CACHE];
@@ -230,6 +236,7 @@ void *cn_huge_realloc(void *p, size_t size) {
     table_delete(e);
     huge_entry v = { (uintptr_t)q + offset, (uintptr_t)q, need + offset };
     hg.used += table_put(hg.table, hg.cap, v);  /* the deleted slot makes room */
+    atomic_fetch_add_explicit(&cn_count.huge_bytes, v.size - cur.size, memory_order_relaxed);
     hg.count++;
     cn_lock_release(&huge_lock);
     return (void *)v.ptr;

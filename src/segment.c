@@ -22,6 +22,8 @@ static struct {
     size_t dirty_pages;                            /* free and not purged  */
     cn_segment *spare;                             /* an empty segment kept */
     uintptr_t hint;                                /* where to map next    */
+    cn_segment *segments;                          /* all, linked by meta.free */
+    size_t nsegments, peak_segments, purged_bytes;
     cn_page *dirty_first, *dirty_last;             /* segments (their meta page)
                                                       with dirty pages, oldest
                                                       last free first; meta->key
@@ -133,6 +135,9 @@ static bool segment_new(size_t min_pages) {
     for (size_t i = npages; i < CN_SEG_PAGES; i++) seg->pages[i].kind = CN_KIND_NONE;
     span_publish(&seg->pages[1], npages - 1);
     segmap_set(a, true);
+    meta->free = (cn_block *)pool.segments;
+    pool.segments = seg;
+    if (++pool.nsegments > pool.peak_segments) pool.peak_segments = pool.nsegments;
     return true;
 }
 
@@ -163,6 +168,9 @@ static void segment_unmap(cn_segment *seg) {
     list_remove(first);
     dirty_unlink(&seg->pages[0]);
     segmap_set((uintptr_t)seg, false);
+    for (cn_segment **pp = &pool.segments; *pp; pp = (cn_segment **)&(*pp)->pages[0].free)
+        if (*pp == seg) { *pp = (cn_segment *)seg->pages[0].free; break; }
+    pool.nsegments--;
     if (pool.spare == seg) pool.spare = NULL;
     cn_os_unmap(seg, npages * CN_PAGE_SIZE);
 }
@@ -199,6 +207,7 @@ static size_t purge_segment(cn_segment *seg) {
         purged += (j - i) * CN_PAGE_SIZE;
         i = j;
     }
+    pool.purged_bytes += purged;
     dirty_unlink(&pg[0]);
     return purged;
 }
@@ -332,4 +341,24 @@ bool cn_span_grow(cn_page *first, size_t npages) {
     }
     cn_lock_release(&cn_pool_lock);
     return ok;
+}
+
+/* ---------------------------------------------------------------------------
+ * Statistics: visit every page descriptor under the pool lock (no page can
+ * be released or segment unmapped meanwhile).
+ * ------------------------------------------------------------------------- */
+void cn_pool_walk(cn_pool_info *info, void (*visit)(void *arg, const cn_page *first), void *arg) {
+    cn_lock_acquire(&cn_pool_lock);
+    info->segments = pool.nsegments;
+    info->peak_segments = pool.peak_segments;
+    info->mapped = 0;
+    info->dirty = pool.dirty_pages * CN_PAGE_SIZE;
+    info->purged = pool.purged_bytes;
+    for (cn_segment *seg = pool.segments; seg; seg = (cn_segment *)seg->pages[0].free) {
+        size_t n = seg->pages[0].npages;
+        info->mapped += n * CN_PAGE_SIZE;
+        for (size_t i = 1; i < n; i += seg->pages[i].npages ? seg->pages[i].npages : 1)
+            if (visit) visit(arg, &seg->pages[i]);
+    }
+    cn_lock_release(&cn_pool_lock);
 }

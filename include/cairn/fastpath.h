@@ -10,11 +10,13 @@
 static inline __attribute__((always_inline)) void *cn_malloc_fast(size_t n) {
     cn_heap *h = cn_tls_heap;
     if (cn_likely(n <= CN_FAST_MAX)) {
-        cn_page *pg = h->bins[cn_class_of_small[(n + CN_ALIGN - 1) / CN_ALIGN]];
+        unsigned cls = cn_class_of_small[(n + CN_ALIGN - 1) / CN_ALIGN];
+        cn_page *pg = h->bins[cls];
         cn_block *b = pg->free;
         if (cn_likely(b != NULL)) {
             pg->free = (cn_block *)(b->next ^ pg->key);
             pg->used++;
+            h->allocs[cls]++;             /* statistics: one add */
             b->tag = 0;                   /* no longer free */
             return b;
         }

@@ -170,6 +170,14 @@ bool     cn_span_grow(cn_page *first, size_t npages);
 size_t   cn_pool_purge(bool all);
 /* Release what caches keep (spare segments) -- used when the OS says no. */
 bool     cn_pool_release_cached(void);
+/* Pool figures, and a visit of every span (first descriptor) for stats. */
+typedef struct cn_pool_info {
+    size_t segments, peak_segments;
+    size_t mapped;          /* bytes of segments mapped           */
+    size_t dirty;           /* free pages not yet returned         */
+    size_t purged;          /* bytes returned to the OS so far     */
+} cn_pool_info;
+void     cn_pool_walk(cn_pool_info *info, void (*visit)(void *arg, const cn_page *first), void *arg);
 /* Mark the pages of span [first, first+n) as `kind` with back offsets. */
 void     cn_span_mark(cn_page *first, size_t n, cn_kind kind, cn_kind tail_kind);
 
@@ -253,6 +261,20 @@ int    cn_trim(size_t pad);
 /* Classify p for realloc / usable_size: 0 = not ours (aborts with fn). */
 typedef enum { CN_PTR_SLAB, CN_PTR_LARGE, CN_PTR_HUGE } cn_ptr_kind;
 cn_ptr_kind cn_check_live(const void *p, const char *fn, cn_page **pg_out);
+
+/* ---------------------------------------------------------------------------
+ * Counters of the slow kinds of block (stats); small blocks are counted per
+ * heap and class (cn_heap.allocs) and per page (used).
+ * ------------------------------------------------------------------------- */
+typedef struct cn_counters {
+    _Atomic uint64_t large_allocs, large_frees;
+    _Atomic uint64_t huge_allocs, huge_frees;
+    _Atomic uint64_t huge_bytes, huge_peak;     /* mapped by live huge blocks */
+} cn_counters;
+extern cn_counters cn_count;
+static inline void cn_count_add(_Atomic uint64_t *c, uint64_t n) {
+    atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
 
 /* ---------------------------------------------------------------------------
  * init.c

@@ -122,18 +122,13 @@ typedef struct cn_segment { cn_page pages[CN_SEG_PAGES]; } cn_segment;
 
 typedef struct cn_page_list { cn_page *first, *last; } cn_page_list;
 
-/* Per-class statistics counters (cheap, owner-only, summed on demand). */
-typedef struct cn_class_stats {
-    uint64_t mallocs;   /* counted when a block leaves a page's free list in bulk */
-    uint64_t frees;
-} cn_class_stats;
-
 typedef enum cn_heap_state { CN_HEAP_EMPTY, CN_HEAP_LIVE, CN_HEAP_DEAD, CN_HEAP_ORPHAN } cn_heap_state;
 
 /* A thread's heap.  Only its thread touches it, except `remote`, where
  * other threads push the blocks they free for it. */
 typedef struct cn_heap {
     cn_page *bins[CN_NCLASS];        /* page to allocate from, per class   */
+    uint64_t allocs[CN_NCLASS];      /* blocks allocated, per class (stats) */
     cn_page_list queue[CN_NCLASS];   /* pages with free blocks, per class   */
     cn_page_list full;               /* pages with none                     */
     uintptr_t remote_key;            /* encodes the links of `remote`       */

@@ -46,3 +46,6 @@ clean:
 	rm -rf build build32 build-nochecks
 
 .PHONY: all test demo clean nochecks
+
+# Further rules (installation, ...) live in mk/.
+-include $(wildcard mk/*.mk)

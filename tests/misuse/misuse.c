@@ -1,0 +1,103 @@
+/* misuse.c -- misuse is caught: the process dies of SIGABRT after printing
+ * exactly one line on stderr.  Each case runs in its own child process.
+ */
+#include "../common.h"
+
+#define DOUBLE_FREE "cairn: free(): double free detected (0x"
+#define INVALID     "cairn: free(): invalid pointer (0x"
+#define REALLOC_FREED "cairn: realloc(): pointer already freed (0x"
+
+static void expect(void (*fn)(void *), void *arg, const char *prefix)
+{
+    const char *why = expect_abort(fn, arg, prefix);
+    CHECK(!why, "%s", why);
+}
+
+static void double_free(void *arg)
+{
+    size_t n = (size_t)(uintptr_t)arg;
+    void *p = HIDE(malloc(HIDE(n)));
+    if (!p) _exit(3);
+    memset(p, 1, n);
+    void *again = HIDE(p);
+    free(p);
+    free(again);
+}
+
+/* p is freed, then other blocks of its size come and go, then p again. */
+static void double_free_later(void *arg)
+{
+    (void)arg;
+    void *p = HIDE(malloc(64));
+    void *q = HIDE(malloc(64));
+    if (!p || !q) _exit(3);
+    void *again = HIDE(p);
+    free(p);
+    free(q);
+    void *r = HIDE(malloc(200));
+    free(r);
+    free(again);
+}
+
+static void free_offset(void *arg)
+{
+    size_t off = (size_t)(uintptr_t)arg;
+    char *p = HIDE(malloc(64));
+    if (!p) _exit(3);
+    free(HIDE(p + off));
+}
+
+static void free_stack(void *arg)
+{
+    (void)arg;
+    char buf[256];
+    memset(buf, 0, sizeof buf);
+    free(HIDE(buf + 64));
+}
+
+static void free_foreign_mmap(void *arg)
+{
+    (void)arg;
+    char *m = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) _exit(3);
+    memset(m, 0, 4096);
+    free(HIDE(m + 64));
+}
+
+static void realloc_freed(void *arg)
+{
+    (void)arg;
+    void *p = HIDE(malloc(64));
+    if (!p) _exit(3);
+    void *again = HIDE(p);
+    free(p);
+    void *q = HIDE(realloc(again, 100));
+    (void)q;
+}
+
+static void test_double_free_small(void) { expect(double_free, (void *)(uintptr_t)64, DOUBLE_FREE); }
+static void test_double_free_later(void) { expect(double_free_later, NULL, DOUBLE_FREE); }
+static void test_double_free_large(void)
+{
+    expect(double_free, (void *)(uintptr_t)(300 * KiB), DOUBLE_FREE);
+}
+static void test_interior_16(void) { expect(free_offset, (void *)(uintptr_t)16, INVALID); }
+static void test_interior_1(void) { expect(free_offset, (void *)(uintptr_t)1, INVALID); }
+static void test_stack(void) { expect(free_stack, NULL, INVALID); }
+static void test_foreign_mmap(void) { expect(free_foreign_mmap, NULL, INVALID); }
+static void test_realloc_freed(void) { expect(realloc_freed, NULL, REALLOC_FREED); }
+
+int main(void)
+{
+    t_init("misuse");
+    unsigned t = t_qemu ? 200 : 60;
+    run_test("double_free_small", test_double_free_small, t);
+    run_test("double_free_small_later", test_double_free_later, t);
+    run_test("double_free_large", test_double_free_large, t);
+    run_test("free_interior_p+16", test_interior_16, t);
+    run_test("free_interior_p+1", test_interior_1, t);
+    run_test("free_stack", test_stack, t);
+    run_test("free_foreign_mmap", test_foreign_mmap, t);
+    run_test("realloc_freed", test_realloc_freed, t);
+    return t_finish();
+}

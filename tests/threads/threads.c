@@ -1,0 +1,326 @@
+/* threads.c -- malloc and free from many threads.
+ *
+ *   churn        8 threads, each allocating and freeing random sizes
+ *   cross_free   blocks allocated in one thread, freed in another (a ring)
+ *   many_to_one  one thread allocates, four free what it made, concurrently
+ *   exit_live    threads exit with live blocks; main checks and frees them,
+ *                while new threads reuse the dead threads' memory
+ *   many_threads thousands of short-lived threads; RSS stays bounded
+ */
+#include "../common.h"
+
+static int nthreads(int n) { return t_qemu && n > 4 ? 4 : n; }
+
+static void start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    int rc = pthread_create(t, NULL, fn, arg);
+    CHECK(rc == 0, "pthread_create: %s", strerror(rc));
+}
+
+static void join(pthread_t t)
+{
+    int rc = pthread_join(t, NULL);
+    CHECK(rc == 0, "pthread_join: %s", strerror(rc));
+}
+
+typedef struct block {
+    unsigned char *p;
+    size_t n;
+    uint64_t seed;
+} block;
+
+static block make_block(rng *r, size_t max, uint64_t index)
+{
+    block b;
+    b.n = rng_size(r, max);
+    b.p = HIDE(malloc(HIDE(b.n)));
+    CHECK(b.p, "malloc(%zu) returned NULL in a thread", b.n);
+    CHECK(((uintptr_t)b.p & 15) == 0, "malloc(%zu) = %p is not 16-byte aligned", b.n, (void *)b.p);
+    b.seed = pattern_seed(b.p, index);
+    pattern_fill(b.p, b.n, b.seed);
+    return b;
+}
+
+static void check_free(block b, const char *where)
+{
+    long bad = pattern_check(b.p, b.n, b.seed);
+    CHECK(bad < 0, "%s: block %p (%zu bytes) changed at byte %ld", where, (void *)b.p, b.n, bad);
+    free(b.p);
+}
+
+/* ------------------------------------------------------------------------
+ * churn
+ * ---------------------------------------------------------------------- */
+
+static void *churn_thread(void *arg)
+{
+    uintptr_t id = (uintptr_t)arg;
+    enum { SLOTS = 1000 };
+    block *s = os_alloc(SLOTS * sizeof *s);
+    rng r = rng_make(100 + id);
+    size_t ops = scaled(200000);
+    for (size_t op = 0; op < ops; op++) {
+        size_t i = (size_t)(rng_next(&r) % SLOTS);
+        if (s[i].p) {
+            check_free(s[i], "churn");
+            s[i].p = NULL;
+        } else {
+            s[i] = make_block(&r, 256 * KiB, i + id * SLOTS);
+        }
+    }
+    for (size_t i = 0; i < SLOTS; i++)
+        if (s[i].p) check_free(s[i], "churn (end)");
+    os_free(s, SLOTS * sizeof *s);
+    return NULL;
+}
+
+static void test_churn(void)
+{
+    int n = nthreads(8);
+    pthread_t t[8];
+    for (int i = 0; i < n; i++) start(&t[i], churn_thread, (void *)(uintptr_t)i);
+    for (int i = 0; i < n; i++) join(t[i]);
+}
+
+/* ------------------------------------------------------------------------
+ * Queues of blocks between threads
+ * ---------------------------------------------------------------------- */
+
+#define QCAP 512
+typedef struct queue {
+    pthread_mutex_t lock;
+    block items[QCAP];
+    size_t head, count;
+} queue;
+
+static bool q_push(queue *q, block b)
+{
+    pthread_mutex_lock(&q->lock);
+    bool ok = q->count < QCAP;
+    if (ok) {
+        q->items[(q->head + q->count) % QCAP] = b;
+        q->count++;
+    }
+    pthread_mutex_unlock(&q->lock);
+    return ok;
+}
+
+static bool q_pop(queue *q, block *b)
+{
+    pthread_mutex_lock(&q->lock);
+    bool ok = q->count > 0;
+    if (ok) {
+        *b = q->items[q->head];
+        q->head = (q->head + 1) % QCAP;
+        q->count--;
+    }
+    pthread_mutex_unlock(&q->lock);
+    return ok;
+}
+
+/* cross_free: thread i sends to thread i+1 (mod n) and frees what it gets
+ * from thread i-1. */
+#define RING 6
+static queue ring[RING];
+static int ring_n;
+
+static void *ring_thread(void *arg)
+{
+    int id = (int)(uintptr_t)arg;
+    queue *in = &ring[id], *out = &ring[(id + 1) % ring_n];
+    rng r = rng_make(200 + (uint64_t)id);
+    size_t total = scaled(100000), sent = 0, got = 0;
+    while (sent < total || got < total) {
+        if (sent < total) {
+            block b = make_block(&r, 64 * KiB, sent);
+            while (!q_push(out, b)) {
+                block c;
+                if (q_pop(in, &c)) {
+                    check_free(c, "cross_free");
+                    got++;
+                } else {
+                    sched_yield();
+                }
+            }
+            sent++;
+        }
+        block c;
+        int k = 0;
+        while (k < 2 && q_pop(in, &c)) {
+            check_free(c, "cross_free");
+            got++;
+            k++;
+        }
+        if (sent == total && k == 0) sched_yield();
+    }
+    return NULL;
+}
+
+static void test_cross_free(void)
+{
+    ring_n = nthreads(RING);
+    pthread_t t[RING];
+    for (int i = 0; i < ring_n; i++) pthread_mutex_init(&ring[i].lock, NULL);
+    for (int i = 0; i < ring_n; i++) start(&t[i], ring_thread, (void *)(uintptr_t)i);
+    for (int i = 0; i < ring_n; i++) join(t[i]);
+}
+
+/* many_to_one: one producer, four consumers freeing its blocks at once. */
+#define CONSUMERS 4
+static queue mq[CONSUMERS];
+static atomic_int producer_done;
+
+static void *producer(void *arg)
+{
+    (void)arg;
+    rng r = rng_make(300);
+    size_t total = scaled(200000);
+    for (size_t i = 0; i < total; i++) {
+        block b = make_block(&r, 4 * KiB, i);
+        while (!q_push(&mq[i % CONSUMERS], b)) sched_yield();
+    }
+    atomic_store(&producer_done, 1);
+    return NULL;
+}
+
+static void *consumer(void *arg)
+{
+    queue *q = &mq[(uintptr_t)arg];
+    for (;;) {
+        block b;
+        if (q_pop(q, &b)) {
+            check_free(b, "many_to_one");
+        } else if (atomic_load(&producer_done)) {
+            if (!q_pop(q, &b)) break;
+            check_free(b, "many_to_one");
+        } else {
+            sched_yield();
+        }
+    }
+    return NULL;
+}
+
+static void test_many_to_one(void)
+{
+    pthread_t p, c[CONSUMERS];
+    for (int i = 0; i < CONSUMERS; i++) pthread_mutex_init(&mq[i].lock, NULL);
+    for (int i = 0; i < CONSUMERS; i++) start(&c[i], consumer, (void *)(uintptr_t)i);
+    start(&p, producer, NULL);
+    join(p);
+    for (int i = 0; i < CONSUMERS; i++) join(c[i]);
+}
+
+/* ------------------------------------------------------------------------
+ * exit_live
+ * ---------------------------------------------------------------------- */
+
+#define EXIT_PER 2000
+typedef struct exit_arg {
+    uint64_t seed;
+    block *out;                 /* EXIT_PER blocks */
+} exit_arg;
+
+static void *exit_thread(void *arg)
+{
+    exit_arg *a = arg;
+    rng r = rng_make(a->seed);
+    /* Allocate extra and free some, so pages are partly used at exit. */
+    for (size_t i = 0; i < EXIT_PER; i++) {
+        block extra = make_block(&r, 32 * KiB, 7);
+        a->out[i] = make_block(&r, 128 * KiB, i);
+        check_free(extra, "exit_live (own)");
+    }
+    return NULL;            /* exits with EXIT_PER live blocks */
+}
+
+static void test_exit_live(void)
+{
+    int n = nthreads(8);
+    size_t rounds = t_qemu ? 3 : 6;
+    block *live = os_alloc(rounds * 8 * EXIT_PER * sizeof *live);
+    size_t nlive = 0;
+    exit_arg args[8];
+    for (size_t round = 0; round < rounds; round++) {
+        pthread_t t[8];
+        for (int i = 0; i < n; i++) {
+            args[i].seed = 400 + round * 8 + (uint64_t)i;
+            args[i].out = live + nlive + (size_t)i * EXIT_PER;
+            start(&t[i], exit_thread, &args[i]);
+        }
+        for (int i = 0; i < n; i++) join(t[i]);
+        nlive += (size_t)n * EXIT_PER;
+        /* Verify everything still live (older rounds' blocks included: new
+         * threads may have adopted the pages they sit in), free half. */
+        size_t kept = 0;
+        for (size_t i = 0; i < nlive; i++) {
+            long bad = pattern_check(live[i].p, live[i].n, live[i].seed);
+            CHECK(bad < 0, "round %zu: block %p (%zu bytes) left by an exited thread changed at byte %ld",
+                  round, (void *)live[i].p, live[i].n, bad);
+            if (i % 2) free(live[i].p);
+            else live[kept++] = live[i];
+        }
+        nlive = kept;
+    }
+    for (size_t i = 0; i < nlive; i++) check_free(live[i], "exit_live (end)");
+}
+
+/* ------------------------------------------------------------------------
+ * many_threads
+ * ---------------------------------------------------------------------- */
+
+#define LEFT 5
+typedef struct short_arg {
+    uint64_t seed;
+    block left[LEFT];
+} short_arg;
+
+static void *short_thread(void *arg)
+{
+    short_arg *a = arg;
+    rng r = rng_make(a->seed);
+    block b[50];
+    for (int i = 0; i < 50; i++) b[i] = make_block(&r, i == 0 ? 300 * KiB : 64 * KiB, (uint64_t)i);
+    for (int i = LEFT; i < 50; i++) check_free(b[i], "short-lived thread");
+    for (int i = 0; i < LEFT; i++) a->left[i] = b[i];
+    return NULL;
+}
+
+static void test_many_threads(void)
+{
+    enum { WAVE = 8 };
+    size_t total = t_qemu ? 200 : 2000;
+    size_t warm = total / 10, rss_warm = 0;
+    short_arg args[WAVE];
+    for (size_t done = 0; done < total; done += WAVE) {
+        pthread_t t[WAVE];
+        for (int i = 0; i < WAVE; i++) {
+            args[i].seed = 1000 + done + (size_t)i;
+            start(&t[i], short_thread, &args[i]);
+        }
+        for (int i = 0; i < WAVE; i++) join(t[i]);
+        for (int i = 0; i < WAVE; i++)
+            for (int j = 0; j < LEFT; j++) check_free(args[i].left[j], "left by a thread, freed by main");
+        if (done < warm && done + WAVE >= warm) rss_warm = rss_bytes();
+    }
+    /* Give a delayed purge its chance, as a long-running program would. */
+    usleep(200 * 1000);
+    free(HIDE(malloc(HIDE((size_t)100))));
+    size_t rss_end = rss_bytes();
+    CHECK(rss_end < rss_warm + 64 * MiB,
+          "RSS grew from %zu MiB (after %zu threads) to %zu MiB (after %zu threads)", rss_warm / MiB,
+          warm, rss_end / MiB, total);
+    if (!t_qemu)
+        CHECK(rss_end < 256 * MiB, "RSS is %zu MiB after %zu short-lived threads", rss_end / MiB, total);
+}
+
+int main(void)
+{
+    t_init("threads");
+    unsigned t = t_qemu ? 500 : 120;
+    run_test("churn", test_churn, t);
+    run_test("cross_free", test_cross_free, t);
+    run_test("many_to_one", test_many_to_one, t);
+    run_test("exit_live", test_exit_live, t);
+    run_test("many_threads", test_many_threads, t);
+    return t_finish();
+}

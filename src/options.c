@@ -54,7 +54,7 @@ void cn_options_init(void) {
     if (cn_options[CN_OPT_HUGE_THRESHOLD] > (long)(CN_SEG_SIZE / 2))
         cn_options[CN_OPT_HUGE_THRESHOLD] = (long)(CN_SEG_SIZE / 2);
     if (cn_options[CN_OPT_VERBOSE]) {
-        cn_message("cairn %s\n", "0.1.0");
+        cn_message("cairn %s\n", CN_VERSION_STRING);
         for (int i = 0; i < CN_OPT_COUNT; i++)
             cn_message("cairn: %s=%ld  (%s)\n", option_table[i].name, cn_options[i], option_table[i].help);
     }

@@ -25,7 +25,7 @@ CN_PUBLIC size_t cairn_usable_size(const void *p)              { return cn_usabl
 CN_PUBLIC void   cairn_free_sized(void *p, size_t n)           { (void)n; cn_free(p); }
 CN_PUBLIC void   cairn_free_aligned_sized(void *p, size_t a, size_t n) { (void)a; (void)n; cn_free(p); }
 CN_PUBLIC int    cairn_trim(size_t pad)                        { return cn_trim(pad); }
-CN_PUBLIC const char *cairn_version(void)                      { return "0.1.0"; }
+CN_PUBLIC const char *cairn_version(void)                      { return CN_VERSION_STRING; }
 
 /* The simple API */
 CN_PUBLIC void  *allocate(unsigned int n)                      { return cn_malloc(n); }

@@ -67,7 +67,7 @@ static cn_page *list_find(size_t n) {
     return NULL;
 }
 
-void cn_span_mark(cn_page *first, size_t n, cn_kind kind, cn_kind tail_kind) {
+static void span_mark(cn_page *first, size_t n, cn_kind kind, cn_kind tail_kind) {
     first->kind = (uint8_t)kind;
     first->npages = (uint16_t)n;
     first->back = 0;
@@ -267,7 +267,7 @@ cn_page *cn_span_alloc_aligned(size_t npages, size_t align_pages, cn_kind kind, 
         }
         span_take(s, npages, zero);
         /* Mark it taken before anyone can look at its neighbours. */
-        cn_span_mark(s, npages, kind, kind == CN_KIND_SLAB ? CN_KIND_SLAB_TAIL : CN_KIND_LARGE_TAIL);
+        span_mark(s, npages, kind, kind == CN_KIND_SLAB ? CN_KIND_SLAB_TAIL : CN_KIND_LARGE_TAIL);
     }
     cn_lock_release(&cn_pool_lock);
     return s;

@@ -17,6 +17,7 @@
 #ifndef CAIRN_INTERNAL_H
 #define CAIRN_INTERNAL_H
 
+#include "cairn.h"
 #include "cairn/types.h"
 #include <stdbool.h>
 #include <string.h>
@@ -30,6 +31,10 @@
 #define cn_cold        __attribute__((cold, noinline))
 #define cn_hidden      __attribute__((visibility("hidden")))
 #define cn_export      __attribute__((visibility("default")))
+
+#define CN_STR_(x) #x
+#define CN_STR(x)  CN_STR_(x)
+#define CN_VERSION_STRING CN_STR(CAIRN_VERSION_MAJOR) "." CN_STR(CAIRN_VERSION_MINOR) "." CN_STR(CAIRN_VERSION_PATCH)
 
 /* ---------------------------------------------------------------------------
  * os.c
@@ -178,8 +183,6 @@ typedef struct cn_pool_info {
     size_t purged;          /* bytes returned to the OS so far     */
 } cn_pool_info;
 void     cn_pool_walk(cn_pool_info *info, void (*visit)(void *arg, const cn_page *first), void *arg);
-/* Mark the pages of span [first, first+n) as `kind` with back offsets. */
-void     cn_span_mark(cn_page *first, size_t n, cn_kind kind, cn_kind tail_kind);
 
 /* ---------------------------------------------------------------------------
  * huge.c

@@ -117,9 +117,12 @@ static bool release_cached_locked(void);
 
 /* Map a new segment with at least `min_pages` free pages and list them. */
 static bool segment_new(size_t min_pages) {
+    /* For a large block, map only as many pages as a whole number of such
+     * blocks fills, so a program of big blocks wastes no address space. */
     size_t npages = CN_SEG_PAGES;
-    void *p = map_aligned(CN_SEG_SIZE);
-    if (!p && release_cached_locked()) p = map_aligned(CN_SEG_SIZE);
+    if (min_pages > CN_SEG_PAGES / 16) npages = 1 + min_pages * ((CN_SEG_PAGES - 1) / min_pages);
+    void *p = map_aligned(npages * CN_PAGE_SIZE);
+    if (!p && release_cached_locked()) p = map_aligned(npages * CN_PAGE_SIZE);
     if (!p) {                         /* short on memory: map only what is needed */
         npages = min_pages + 1;
         p = map_aligned(npages * CN_PAGE_SIZE);

@@ -35,6 +35,14 @@ int    cairn_trim(size_t pad);
 /* "major.minor.patch" */
 const char *cairn_version(void);
 
+/* Statistics (see `man cairn`).  cairn_stats_json writes a JSON document
+ * into buf (at most len bytes, NUL-terminated when len > 0) and returns the
+ * length of the whole document, as snprintf does: call it with (NULL, 0)
+ * to learn the size.  cairn_print_stats writes malloc_stats()'s text report
+ * to a file descriptor (malloc_stats() is cairn_print_stats(2)). */
+size_t cairn_stats_json(char *buf, size_t len);
+void   cairn_print_stats(int fd);
+
 /* The simple API: same as malloc/free. */
 void  *allocate(unsigned int size);
 void   deallocate(void *p);

@@ -216,3 +216,16 @@ void cn_heap_fork_child(void) {
     cn_lock_reset(&cn_orphan_lock);
     cn_lock_reset(&heaps_lock);
 }
+
+/* ---------------------------------------------------------------------------
+ * Statistics (stats.c): the list of heaps.  Heaps are never unmapped, so the
+ * pointers stay valid after the lock is released.
+ * ------------------------------------------------------------------------- */
+size_t cn_heaps_list(cn_heap **out, size_t max) {
+    size_t n = 0;
+    cn_lock_acquire(&heaps_lock);
+    for (cn_heap *h = all_heaps; h; h = h->next_all, n++)
+        if (n < max) out[n] = h;
+    cn_lock_release(&heaps_lock);
+    return n;
+}

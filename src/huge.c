@@ -245,3 +245,12 @@ void *cn_huge_realloc(void *p, size_t size) {
 void cn_huge_fork_prepare(void) { cn_lock_acquire(&huge_lock); }
 void cn_huge_fork_parent(void)  { cn_lock_release(&huge_lock); }
 void cn_huge_fork_child(void)   { cn_lock_reset(&huge_lock); }
+
+/* Statistics (stats.c): live huge blocks, and what the cache keeps. */
+size_t cn_huge_live(size_t *cache_bytes) {
+    cn_lock_acquire(&huge_lock);
+    size_t n = hg.count;
+    if (cache_bytes) *cache_bytes = hg.cache_bytes;
+    cn_lock_release(&huge_lock);
+    return n;
+}

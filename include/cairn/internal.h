@@ -84,11 +84,16 @@ typedef enum cn_option_id {
     CN_OPT_PURGE_MAX_DIRTY,   /* ...or at once when more than this many bytes wait */
     CN_OPT_HUGE_THRESHOLD,    /* blocks above this are mapped on their own         */
     CN_OPT_HUGE_CACHE,        /* bytes of freed huge mappings kept for reuse       */
+    CN_OPT_STATS,             /* text: "1" or "json:PATH"; the number is its mode  */
     CN_OPT_VERBOSE,
     CN_OPT_COUNT
 } cn_option_id;
 extern long cn_options[CN_OPT_COUNT];
 void cn_options_init(void);
+/* The environment variable of an option, and the text of a text option
+ * (NULL when unset or not a text option). */
+const char *cn_option_name(cn_option_id id);
+const char *cn_option_text(cn_option_id id);
 
 /* ---------------------------------------------------------------------------
  * Size classes (alloc.c computes them at init)
@@ -278,6 +283,20 @@ extern cn_counters cn_count;
 static inline void cn_count_add(_Atomic uint64_t *c, uint64_t n) {
     atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
+
+/* ---------------------------------------------------------------------------
+ * Statistics (stats.c) and the accessors it uses in heap.c and huge.c
+ * ------------------------------------------------------------------------- */
+/* heap.c: every heap ever made, newest first, into out[0..max); returns how
+ * many there are (may be more than max). */
+size_t cn_heaps_list(cn_heap **out, size_t max);
+/* huge.c: the number of live huge blocks; *cache_bytes (if not NULL) gets
+ * the bytes of freed mappings kept for reuse. */
+size_t cn_huge_live(size_t *cache_bytes);
+/* stats.c: what CAIRN_STATS asks for (called by options.c at start):
+ * CN_STATS_OFF, CN_STATS_TEXT, CN_STATS_JSON, or -1 if the text is invalid. */
+enum { CN_STATS_OFF, CN_STATS_TEXT, CN_STATS_JSON };
+int cn_stats_configure(const char *value);
 
 /* ---------------------------------------------------------------------------
  * init.c

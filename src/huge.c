@@ -115,11 +115,12 @@ void *cn_huge_alloc(size_t size, size_t alignment, bool zero) {
     size_t nold = 0;
 
     cn_lock_acquire(&huge_lock);
-    if (alignment <= ps) {                 /* reuse a cached mapping that fits well */
+    {                                      /* reuse a cached mapping that fits well */
         int best = -1;
         for (int i = 0; i < HUGE_CACHE_SLOTS; i++) {
             cache_entry *c = &hg.cache[i];
             if (c->base && c->size >= need && c->size - need <= need / 4 &&
+                (c->base & (alignment - 1)) == 0 &&
                 (best < 0 || c->size < hg.cache[best].size))
                 best = i;
         }

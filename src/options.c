@@ -20,7 +20,7 @@ typedef struct cn_option_desc {
 static const cn_option_desc option_table[CN_OPT_COUNT] = {
     [CN_OPT_PURGE_DELAY_MS]  = { "CAIRN_PURGE_DELAY_MS", 100,
                                  "ms a free page stays resident before it is returned to the OS", false },
-    [CN_OPT_PURGE_MAX_DIRTY] = { "CAIRN_PURGE_MAX_DIRTY", 16L << 20,
+    [CN_OPT_PURGE_MAX_DIRTY] = { "CAIRN_PURGE_MAX_DIRTY", 64L << 20,
                                  "bytes of free pages kept resident at most, whatever the delay", false },
     [CN_OPT_HUGE_THRESHOLD]  = { "CAIRN_HUGE_THRESHOLD", 1L << 20,
                                  "blocks larger than this get their own mapping", false },

@@ -20,6 +20,7 @@ static struct {
     cn_page *lists[CN_SEG_PAGES];                  /* free spans by length */
     uintptr_t nonempty[CN_SEG_PAGES / CN_WORD_BITS];
     size_t dirty_pages;                            /* free and not purged  */
+    size_t used_pages;                             /* handed out of the pool */
     cn_segment *spare;                             /* an empty segment kept */
     uintptr_t hint;                                /* where to map next    */
     cn_segment *segments;                          /* all, linked by meta.free */
@@ -218,7 +219,9 @@ static size_t purge_segment(cn_segment *seg) {
 static size_t purge_locked(bool all, uint64_t now) {
     size_t purged = 0;
     uint64_t delay = (uint64_t)cn_options[CN_OPT_PURGE_DELAY_MS];
+    /* The budget grows with the heap: a quarter of the pages in use. */
     size_t max_dirty = (size_t)cn_options[CN_OPT_PURGE_MAX_DIRTY] / CN_PAGE_SIZE;
+    if (max_dirty < pool.used_pages / 4) max_dirty = pool.used_pages / 4;
     cn_page *meta;
     while ((meta = pool.dirty_first) != NULL) {
         if (!all && pool.dirty_pages <= max_dirty && now - meta->key < delay) break;
@@ -249,6 +252,7 @@ static void span_take(cn_page *s, size_t n, bool *zero) {
     if (zero) *zero = z;
     cn_segment *seg = cn_segment_of_page(s);
     seg->pages[0].used = (uint16_t)(seg->pages[0].used + n);
+    pool.used_pages += n;
     if (pool.spare == seg) pool.spare = NULL;
     s->npages = (uint16_t)n;
 }
@@ -293,6 +297,7 @@ void cn_span_free(cn_page *first) {
         first[i].flags = CN_PF_DIRTY;
     }
     seg->pages[0].used = (uint16_t)(seg->pages[0].used - n);
+    pool.used_pages -= n;
     dirty_touch(&seg->pages[0], now);
     cn_page *s = first;
     size_t total = n;

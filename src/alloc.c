@@ -86,9 +86,14 @@ static void *alloc_any(cn_heap *h, size_t n, bool zero) {
         if (p && zero) memset(p, 0, n);
     } else if (n <= (size_t)cn_options[CN_OPT_HUGE_THRESHOLD]) {
         p = large_alloc(n, 1, zero);
-        if (!p) p = cn_huge_alloc(n, CN_ALIGN, zero);   /* short of memory: map it exactly */
     } else if (n <= PTRDIFF_MAX) {
-        p = cn_huge_alloc(n, CN_ALIGN, zero);
+        return cn_huge_alloc(n, CN_ALIGN, zero);
+    }
+    if (cn_unlikely(!p) && n <= PTRDIFF_MAX) {
+        /* Short of memory: a whole slab (or segment) would not fit, so take
+         * just the pages this block needs, then just its own mapping. */
+        if (n > CN_PAGE_SIZE && n <= CN_SMALL_MAX) p = large_alloc(n, 1, zero);
+        if (!p) p = cn_huge_alloc(n, CN_ALIGN, zero);
     }
     return p;
 }

@@ -225,9 +225,9 @@ void *cn_huge_realloc(void *p, size_t size) {
     size_t offset = cur.ptr - cur.base;
     if (need + offset == cur.size) return p;
     void *q;
-    if (need + offset < cur.size) {           /* shrink in place */
-        q = cn_os_remap((void *)cur.base, cur.size, need + offset, false);
-        if (!q) return p;                     /* keep it as it is: still valid */
+    if (need + offset < cur.size) {           /* shrink in place: unmap the tail */
+        cn_os_unmap((void *)(cur.base + need + offset), cur.size - need - offset);
+        q = (void *)cur.base;
     } else {
         q = cn_os_remap((void *)cur.base, cur.size, need + offset, true);
         if (!q) return NULL;

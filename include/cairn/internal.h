@@ -12,6 +12,7 @@
  *   alloc.c     malloc & co., the fast path first
  *   free.c      free, misuse detection
  *   init.c      lazy process-wide initialisation
+ *   stats.c     statistics, mallopt, CAIRN_STATS (reads every module above)
  *   override.c  the libc names
  */
 #ifndef CAIRN_INTERNAL_H

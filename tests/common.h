@@ -67,6 +67,9 @@
 #else
 #define MAYBE_WEAK __attribute__((weak))
 #endif
+/* Whether a MAYBE_WEAK function exists (without -Waddress complaining). */
+#define FN_PRESENT(f) (HIDE((uintptr_t)&(f)) != 0)
+const char *cairn_version(void);
 MAYBE_WEAK void *allocate(unsigned int size);
 MAYBE_WEAK void deallocate(void *p);
 MAYBE_WEAK void free_sized(void *p, size_t size);
@@ -102,9 +105,9 @@ static UNUSED void t_result(int pass, const char *name, const char *fmt, va_list
     char line[1024];
     /* A failure in a subtest's own child is told on stderr: the subtest's
      * process reports the child's failure as its one FAIL line. */
-    int fd = !pass && t_nested ? 2 : 1;
-    int n = snprintf(line, sizeof line, "%s %s%s%s.%s", !pass && t_nested ? "(child of)" : pass ? "PASS" : "FAIL", t_tag,
-                     *t_tag ? "/" : "", t_prog, name);
+    bool nested = !pass && t_nested;
+    const char *word = nested ? "(in a child of)" : pass ? "PASS" : "FAIL";
+    int n = snprintf(line, sizeof line, "%s %s%s%s.%s", word, t_tag, *t_tag ? "/" : "", t_prog, name);
     if (!pass && fmt && n > 0 && (size_t)n < sizeof line - 2) {
         line[n++] = ':';
         line[n++] = ' ';
@@ -117,7 +120,7 @@ static UNUSED void t_result(int pass, const char *name, const char *fmt, va_list
     for (int i = 0; i < n; i++)
         if (line[i] == '\n') line[i] = ' ';
     line[n++] = '\n';
-    t_write_all(fd, line, (size_t)n);
+    t_write_all(nested ? 2 : 1, line, (size_t)n);
 }
 
 static void t_report(int pass, const char *name, const char *fmt, ...)
@@ -166,7 +169,12 @@ static UNUSED void t_init(const char *prog)
     setrlimit(RLIMIT_CORE, &r);
     if ((s = getenv("CAIRN_TEST_EXPECT")) && atoi(s) > 0) {
         /* The library under test must really be the allocator in use. */
+#ifdef CAIRN_STATIC_LINK
+        const char *v = cairn_version();    /* linked in: the check is that this links */
+        if (!v) {
+#else
         if (!dlsym(RTLD_DEFAULT, "cairn_malloc") && !dlsym(RTLD_DEFAULT, "cairn_version")) {
+#endif
             t_report(0, "loaded", "the Cairn library is not loaded (LD_PRELOAD ignored?)");
             t_failures++;
         }
@@ -206,13 +214,29 @@ static UNUSED void run_test(const char *name, void (*fn)(void), unsigned timeout
         t_report(1, name, NULL);
         _exit(0);
     }
+    /* The child's alarm() normally ends a hang; but a stuck qemu-user can
+     * hold signals blocked, so the parent also keeps a deadline and kills
+     * the child outright (SIGKILL cannot be blocked). */
     int st;
-    while (waitpid(pid, &st, 0) < 0) {
-        if (errno != EINTR) {
+    bool hung = false;
+    for (;;) {
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid) break;
+        if (w < 0 && errno != EINTR) {
             t_report(0, name, "waitpid: %s", strerror(errno));
             t_failures++;
             return;
         }
+        if (!hung && now_s() - t0 > timeout_s + 10.0) {
+            hung = true;
+            kill(pid, SIGKILL);
+        }
+        usleep(20 * 1000);
+    }
+    if (hung) {
+        t_failures++;
+        t_report(0, name, "hung: no result after %u s, killed (signals blocked?)", timeout_s + 10);
+        return;
     }
     if (getenv("CAIRN_TEST_TIMING"))
         fprintf(stderr, "  time %s/%s.%s: %.2f s\n", t_tag, t_prog, name, now_s() - t0);

@@ -11,9 +11,9 @@
 #   --width W       64, 32 or both (default)
 #   --only PATTERN  run only matching tests: PROGRAM or PROGRAM.SUBTEST,
 #                   where PROGRAM is a glob over api overlap threads fork
-#                   misuse rss limits static programs, and SUBTEST a
+#                   misuse rss limits static programs stats install, and SUBTEST a
 #                   substring of subtest names (e.g. --only 'api.calloc')
-#   --scale32 P     iteration counts under qemu, percent (default 25)
+#   --scale32 P     iteration counts under qemu, percent (default 50)
 #
 # Every test prints "PASS name" or "FAIL name: reason"; names start with
 # the configuration: 64 (preloaded), 64s (linked with libcairn.a), 32
@@ -30,7 +30,7 @@ lib64=build
 lib32=build32
 width=both
 only=
-scale32=25
+scale32=50
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -132,10 +132,28 @@ if [ "$width" != 32 ]; then
                 tests/programs/programs.sh "$(absdir "$lib64")/libcairn.so" "$d" 64 "$only_sub"
         fi
     fi
+    for t in stats install; do
+        if selected "$t"; then
+            if [ "$lib64" = none ]; then
+                result_fail "64/$t" "needs a library (--lib DIR)"
+            else
+                d=$(absdir "$lib64")/tests/$t
+                mkdir -p "$d"
+                run_logged "64/$t" "$LIMIT" "$d/$t.log" "tests/$t/run.sh" "$(absdir "$lib64")"
+            fi
+        fi
+    done
 fi
 if [ "$width" != 64 ]; then
     run_config 32
     run_config 32s
+    for t in stats install; do
+        if selected "$t" && [ "$lib32" != none ]; then
+            d=$(absdir "$lib32")/tests/$t
+            mkdir -p "$d"
+            run_logged "32/$t" "$LIMIT" "$d/$t.log" "tests/$t/run.sh" "$(absdir "$lib32")"
+        fi
+    done
 fi
 
 echo

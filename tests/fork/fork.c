@@ -315,7 +315,7 @@ static void test_fork_exec(void)
 int main(void)
 {
     t_init("fork");
-    unsigned t = t_qemu ? 500 : 120;
+    unsigned t = t_qemu ? 240 : 120;
     run_test("threaded_fork", test_threaded_fork, t);
     run_test("child_threads", test_child_threads, t);
     run_test("fflush_fork", test_fflush_fork, t);

@@ -90,7 +90,7 @@ static void test_realloc_freed(void) { expect(realloc_freed, NULL, REALLOC_FREED
 int main(void)
 {
     t_init("misuse");
-    unsigned t = t_qemu ? 200 : 60;
+    unsigned t = t_qemu ? 90 : 60;
     run_test("double_free_small", test_double_free_small, t);
     run_test("double_free_small_later", test_double_free_later, t);
     run_test("double_free_large", test_double_free_large, t);

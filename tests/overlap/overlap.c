@@ -153,7 +153,7 @@ static void test_large(void)
 int main(void)
 {
     t_init("overlap");
-    unsigned t = t_qemu ? 400 : 120;
+    unsigned t = t_qemu ? 240 : 120;
     run_test("mixed", test_mixed, t);
     run_test("small", test_small, t);
     run_test("large", test_large, t);

@@ -155,7 +155,7 @@ static void test_threads(void)
 int main(void)
 {
     t_init("static");
-    unsigned t = t_qemu ? 400 : 120;
+    unsigned t = t_qemu ? 240 : 120;
     run_test("linked", test_linked, t);
     run_test("threads", test_threads, t);
     return t_finish();

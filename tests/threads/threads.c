@@ -288,7 +288,7 @@ static void *short_thread(void *arg)
 static void test_many_threads(void)
 {
     enum { WAVE = 8 };
-    size_t total = t_qemu ? 200 : 2000;
+    size_t total = t_qemu ? 400 : 2000;
     size_t warm = total / 10, rss_warm = 0;
     short_arg args[WAVE];
     for (size_t done = 0; done < total; done += WAVE) {
@@ -316,7 +316,7 @@ static void test_many_threads(void)
 int main(void)
 {
     t_init("threads");
-    unsigned t = t_qemu ? 500 : 120;
+    unsigned t = t_qemu ? 240 : 120;
     run_test("churn", test_churn, t);
     run_test("cross_free", test_cross_free, t);
     run_test("many_to_one", test_many_to_one, t);

@@ -42,10 +42,18 @@ nochecks:
 demo: all
 	scripts/demo.sh
 
+# Benchmarks against the other allocators (bench/README.md).
+bench: all
+	bench/run
+bench-quick: all
+	bench/run --quick
+bench-core: all
+	bench/core.sh
+
 clean:
 	rm -rf build build32 build-nochecks
 
-.PHONY: all test demo clean nochecks
+.PHONY: all test demo clean nochecks bench bench-quick bench-core
 
 # Further rules (installation, ...) live in mk/.
 -include $(wildcard mk/*.mk)

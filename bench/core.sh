@@ -29,6 +29,9 @@ HOLD_BYTES=${HOLD_BYTES:-1Gi}
 
 make -s -C "$ROOT/bench" >/dev/null || { echo "core.sh: building the benchmarks failed" >&2; exit 1; }
 
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
 # ---- allocators ----
 lib_of() { # name -> library path, "-" for none; empty if unknown
     if [ "$1" = cairn ] && [ -n "${CAIRN_LIB:-}" ]; then echo "$CAIRN_LIB"; return; fi
@@ -41,6 +44,10 @@ for a in $ALLOCS; do
     if [ -z "$l" ]; then echo "note: unknown allocator '$a', skipped"; continue; fi
     if [ "$l" != - ] && [ ! -e "$l" ]; then echo "note: $a skipped: $l not found"; continue; fi
     [ "$l" = - ] && l=
+    if [ "$a" = cairn ]; then   # measure a snapshot: the library may be rebuilt meanwhile
+        cp "$l" "$TMP/libcairn.so" && l=$TMP/libcairn.so
+        echo "cairn: $(lib_of cairn), sha256 $(sha256sum "$l" | cut -c1-12)"
+    fi
     w=$(LD_PRELOAD=$l "$BIN/random_small" which 2>&1)
     if [ -n "$l" ] && [ "${w#malloc_from=}" != "$(readlink -f "$l")" ] && [ "${w#malloc_from=}" != "$l" ]; then
         echo "note: $a skipped: preloading $l did not replace malloc ($w)"; continue
@@ -50,8 +57,6 @@ for a in $ALLOCS; do
 done
 [ ${#USE[@]} -gt 0 ] || { echo "core.sh: no allocator to run" >&2; exit 1; }
 
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
 DATA=$TMP/data   # lines: row alloc value
 ERRS=$TMP/errors
 

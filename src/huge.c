@@ -229,8 +229,14 @@ void *cn_huge_realloc(void *p, size_t size) {
         cn_os_unmap((void *)(cur.base + need + offset), cur.size - need - offset);
         q = (void *)cur.base;
     } else {
-        q = cn_os_remap((void *)cur.base, cur.size, need + offset, true);
+        /* Grow by at least a quarter: a buffer grown in small steps then
+         * costs a few system calls, not one per page. */
+        size_t grown = cur.size + cur.size / 4;
+        size_t want = need + offset < grown ? (grown + ps - 1) & ~(ps - 1) : need + offset;
+        q = cn_os_remap((void *)cur.base, cur.size, want, true);
+        if (!q && want > need + offset) q = cn_os_remap((void *)cur.base, cur.size, (want = need + offset), true);
         if (!q) return NULL;
+        need = want - offset;
     }
     cn_lock_acquire(&huge_lock);
     e = table_find(cur.ptr);

@@ -32,17 +32,16 @@ count_log() {
 # run_logged NAME TIMEOUT LOG CMD...: run a test program, stream its output,
 # keep a copy in LOG, and turn an abnormal end into a FAIL line.
 run_logged() {
-    local name=$1 limit=$2 log=$3 rc pgid
+    local name=$1 limit=$2 log=$3 rc
     shift 3
     # timeout puts the program in a process group of its own, whose id is
-    # timeout's pid (recorded through exec): whatever is left of that group
-    # afterwards -- a subtest's child that outlived the program -- is killed.
-    # shellcheck disable=SC2016 # $$ is for the inner shell
-    bash -c 'echo $$ >"$0.pid"; exec timeout -k 10 "$@"' "$log" "$limit" "$@" </dev/null 2>&1 | tee "$log"
+    # timeout's pid: as soon as timeout returns, whatever is left of that
+    # group (a subtest's child that outlived the program and still holds
+    # the output pipe) is killed.
+    # shellcheck disable=SC2016 # the inner shell expands these
+    bash -c 'timeout -k 10 "$@" & p=$!; wait "$p"; rc=$?; kill -KILL -- "-$p" 2>/dev/null; exit "$rc"' \
+        run_logged "$limit" "$@" </dev/null 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
-    pgid=$(cat "$log.pid" 2>/dev/null)
-    [ -n "$pgid" ] && kill -KILL -- "-$pgid" 2>/dev/null
-    rm -f "$log.pid"
     count_log "$log"
     if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
         result_fail "$name" "timed out after ${limit}s (killed by the runner)"

@@ -85,7 +85,7 @@ cn_noinline void cn_free_slow(void *p) {
         uintptr_t key = pg->key;
         if (b->tag == CN_FREED_TAG(key)) cn_fatal("free", "double free detected", p);
         b->tag = CN_FREED_TAG(key);
-        cn_free_to_owner(cn_tls_heap, b);
+        cn_free_to_owner(cn_tls_heap, pg, b);
         return;
     }
     case CN_KIND_LARGE:

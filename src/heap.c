@@ -65,9 +65,7 @@ static void orphan_take(cn_heap *h, cn_page *pg) {
     cn_page_list_push(to, pg);
 }
 
-void cn_free_to_owner(cn_heap *h, cn_block *b) {
-    cn_page *pg = cn_page_of((uintptr_t)b);
-    if (pg->kind == CN_KIND_SLAB_TAIL) pg -= pg->back;
+void cn_free_to_owner(cn_heap *h, cn_page *pg, cn_block *b) {
     for (;;) {
         cn_heap *owner = atomic_load_explicit(&pg->owner, memory_order_acquire);
         if (owner == h) { cn_free_local(h, pg, b); return; }
@@ -93,7 +91,9 @@ void cn_heap_drain(cn_heap *h) {
     while (list) {
         cn_block *b = (cn_block *)list;
         list = b->next ^ key;
-        cn_free_to_owner(h, b);
+        cn_page *pg = cn_page_of((uintptr_t)b);
+        if (pg->kind == CN_KIND_SLAB_TAIL) pg -= pg->back;
+        cn_free_to_owner(h, pg, b);
     }
 }
 

@@ -236,8 +236,9 @@ cn_heap *cn_heap_get(void);
 void   cn_heap_remote_free(cn_heap *owner, cn_block *b);
 /* Take the blocks other threads freed for h and free them locally. */
 void   cn_heap_drain(cn_heap *h);
-/* Free a block (tag already set) on whichever heap now owns its page. */
-void   cn_free_to_owner(cn_heap *h, cn_block *b);
+/* Free block b (tag already set) of slab pg (its first page) on whichever
+ * heap now owns the page. */
+void   cn_free_to_owner(cn_heap *h, cn_page *pg, cn_block *b);
 void   cn_heaps_init(void);
 /* Local free of block b on page pg owned by h (no checks). */
 void   cn_free_local(cn_heap *h, cn_page *pg, cn_block *b);

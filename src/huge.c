@@ -115,17 +115,21 @@ void *cn_huge_alloc(size_t size, size_t alignment, bool zero) {
     size_t nold = 0;
 
     cn_lock_acquire(&huge_lock);
-    {                                      /* reuse a cached mapping that fits well */
+    {   /* Reuse a cached mapping that fits well: the block starts at the
+         * first aligned address in it, and at most a quarter of the block
+         * (plus the alignment) goes unused. */
         int best = -1;
         for (int i = 0; i < HUGE_CACHE_SLOTS; i++) {
             cache_entry *c = &hg.cache[i];
-            if (c->base && c->size >= need && c->size - need <= need / 4 &&
-                (c->base & (alignment - 1)) == 0 &&
+            if (!c->base) continue;
+            uintptr_t at = (c->base + alignment - 1) & ~(uintptr_t)(alignment - 1);
+            if (at + need <= c->base + c->size && c->size - need <= need / 4 + (alignment > ps ? alignment : 0) &&
                 (best < 0 || c->size < hg.cache[best].size))
                 best = i;
         }
         if (best >= 0) {
-            base = ptr = hg.cache[best].base;
+            base = hg.cache[best].base;
+            ptr = (base + alignment - 1) & ~(uintptr_t)(alignment - 1);
             mapped = hg.cache[best].size;
             hg.cache_bytes -= mapped;
             hg.cache[best].base = 0;

@@ -125,6 +125,7 @@ void *cn_calloc(size_t count, size_t size) {
  * from their own mapping.  Nothing is wasted beyond the alignment.
  * ------------------------------------------------------------------------- */
 void *cn_aligned(size_t alignment, size_t n) {
+    if (n == 0) n = 1;                          /* a real block, as malloc(0) */
     if (alignment <= CN_ALIGN) return n <= CN_FAST_MAX ? cn_malloc(n) : cn_malloc_slow(n, false);
     if (n > PTRDIFF_MAX - alignment || alignment > ((size_t)PTRDIFF_MAX >> 1) + 1) return oom();
     cn_heap *h = cn_heap_get();

@@ -62,6 +62,18 @@ cn_ptr_kind cn_check_live(const void *p, const char *fn, cn_page **pg_out) {
     cn_fatal(fn, "invalid pointer", p);
 }
 
+/* A live block whose second word happens to equal the page key looks freed.
+ * On the caller's own page the free list settles it; elsewhere the lists
+ * are other threads' and the tag alone decides (the key is random). */
+static bool tag_by_chance(cn_page *pg, cn_block *b) {
+    if (atomic_load_explicit(&pg->owner, memory_order_relaxed) != cn_tls_heap) return false;
+    uintptr_t key = pg->key;
+    size_t n = 0;
+    for (cn_block *f = pg->free; f && n <= pg->capacity; f = (cn_block *)(f->next ^ key), n++)
+        if (f == b) return false;
+    return true;
+}
+
 static void free_huge(void *p) {
     switch (cn_huge_free(p)) {
     case CN_HUGE_FREED: return;
@@ -83,7 +95,7 @@ cn_noinline void cn_free_slow(void *p) {
     case CN_KIND_SLAB_TAIL: {
         cn_block *b = slab_block(&pg, a, "free");
         uintptr_t key = pg->key;
-        if (b->tag == CN_FREED_TAG(key)) cn_fatal("free", "double free detected", p);
+        if (b->tag == CN_FREED_TAG(key) && !tag_by_chance(pg, b)) cn_fatal("free", "double free detected", p);
         b->tag = CN_FREED_TAG(key);
         cn_free_to_owner(cn_tls_heap, pg, b);
         return;

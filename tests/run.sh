@@ -11,8 +11,8 @@
 #   --width W       64, 32 or both (default)
 #   --only PATTERN  run only matching tests: PROGRAM or PROGRAM.SUBTEST,
 #                   where PROGRAM is a glob over api overlap threads fork
-#                   misuse rss limits static programs stats install, and SUBTEST a
-#                   substring of subtest names (e.g. --only 'api.calloc')
+#                   misuse rss limits static programs stats install fuzz ubsan,
+#                   and SUBTEST a substring of subtest names (e.g. --only 'api.calloc')
 #   --scale32 P     iteration counts under qemu, percent (default 50)
 #
 # Every test prints "PASS name" or "FAIL name: reason"; names start with
@@ -141,6 +141,13 @@ if [ "$width" != 32 ]; then
                 mkdir -p "$d"
                 run_logged "64/$t" "$LIMIT" "$d/$t.log" "tests/$t/run.sh" "$(absdir "$lib64")"
             fi
+        fi
+    done
+    for t in fuzz ubsan; do          # these build src/ themselves
+        if selected "$t"; then
+            d=$root/build/tests/$t
+            mkdir -p "$d"
+            run_logged "64/$t" "$LIMIT" "$d/$t.log" "tests/$t/run.sh" "$(absdir "$lib64")"
         fi
     done
 fi

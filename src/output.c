@@ -1,5 +1,5 @@
 /* output.c -- messages on stderr with a small formatter of our own:
- * the allocator must never call printf (which may allocate). */
+ * the allocator must never call printf, which may allocate. */
 #include "cairn/internal.h"
 
 #include <signal.h>

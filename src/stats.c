@@ -722,7 +722,7 @@ static void expand_path(char *out, size_t cap) {
     out[n] = 0;
 }
 
-/* A destructor, not atexit (which may allocate): runs at exit and when the
+/* A destructor, not atexit, which may allocate: runs at exit and when the
  * library is unloaded. */
 __attribute__((destructor)) static void stats_at_exit(void) {
     long mode = cn_options[CN_OPT_STATS];

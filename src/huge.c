@@ -237,8 +237,8 @@ void *cn_huge_realloc(void *p, size_t size) {
          * costs a few system calls, not one per page. */
         size_t grown = cur.size + cur.size / 4;
         size_t want = need + offset < grown ? (grown + ps - 1) & ~(ps - 1) : need + offset;
-        q = cn_os_remap((void *)cur.base, cur.size, want, true);
-        if (!q && want > need + offset) q = cn_os_remap((void *)cur.base, cur.size, (want = need + offset), true);
+        q = cn_os_grow((void *)cur.base, cur.size, want);
+        if (!q && want > need + offset) q = cn_os_grow((void *)cur.base, cur.size, (want = need + offset));
         if (!q) return NULL;
         need = want - offset;
     }

@@ -44,9 +44,9 @@ void cn_os_purge(void *p, size_t size) {
     errno = e;
 }
 
-void *cn_os_remap(void *p, size_t old_size, size_t new_size, bool may_move) {
+void *cn_os_grow(void *p, size_t old_size, size_t new_size) {
     int e = errno;
-    void *q = mremap(p, old_size, new_size, may_move ? MREMAP_MAYMOVE : 0);
+    void *q = mremap(p, old_size, new_size, MREMAP_MAYMOVE);
     errno = e;
     return q == MAP_FAILED ? NULL : q;
 }

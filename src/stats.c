@@ -564,16 +564,21 @@ static size_t render_mapped(void (*render)(sink *, const stats *), const stats *
 /* ---------------------------------------------------------------------------
  * The API
  * ------------------------------------------------------------------------- */
-cn_export void cairn_print_stats(int fd) {
-    int e = errno;
+/* Collect the figures and write them to fd with `render`. */
+static void write_stats(int fd, void (*render)(sink *, const stats *)) {
     stats s;
     char buf[4096];
     sink k;
     stats_collect(&s);
     sink_init(&k, buf, sizeof buf, fd);
-    render_text(&k, &s);
+    render(&k, &s);
     sink_flush(&k);
     stats_release(&s);
+}
+
+cn_export void cairn_print_stats(int fd) {
+    int e = errno;
+    write_stats(fd, render_text);
     errno = e;
 }
 
@@ -740,14 +745,7 @@ __attribute__((destructor)) static void stats_at_exit(void) {
                 return;
             }
         }
-        stats s;
-        char buf[4096];
-        sink k;
-        stats_collect(&s);
-        sink_init(&k, buf, sizeof buf, fd);
-        render_json(&k, &s);
-        sink_flush(&k);
-        stats_release(&s);
+        write_stats(fd, render_json);
         if (fd != 2) close(fd);
         errno = e;
     }

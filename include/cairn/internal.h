@@ -44,7 +44,7 @@ void    *cn_os_map(size_t size);                       /* NULL on failure */
 void    *cn_os_map_at(void *hint, size_t size);        /* exactly at hint, or NULL */
 void     cn_os_unmap(void *p, size_t size);
 void     cn_os_purge(void *p, size_t size);            /* drop contents, keep mapping */
-void    *cn_os_remap(void *p, size_t old_size, size_t new_size, bool may_move);
+void    *cn_os_grow(void *p, size_t old_size, size_t new_size); /* mremap, may move */
 uint64_t cn_os_random(void);
 uint64_t cn_os_now_ms(void);
 size_t   cn_os_page_size(void);

@@ -99,6 +99,7 @@ static void *alloc_any(cn_heap *h, size_t n, bool zero) {
 }
 
 cn_noinline void *cn_malloc_slow(size_t n, bool zero) {
+    if (cn_vg_route()) return cn_vg_malloc(n, zero);
     cn_heap *h = cn_heap_get();
     if (cn_unlikely(!h)) return oom();
     void *p = alloc_any(h, n, zero);
@@ -125,6 +126,7 @@ void *cn_calloc(size_t count, size_t size) {
  * from their own mapping.  Nothing is wasted beyond the alignment.
  * ------------------------------------------------------------------------- */
 void *cn_aligned(size_t alignment, size_t n) {
+    if (cn_vg_route()) return cn_vg_aligned(alignment, n);
     if (n == 0) n = 1;                          /* a real block, as malloc(0) */
     if (alignment <= CN_ALIGN) return n <= CN_FAST_MAX ? cn_malloc(n) : cn_malloc_slow(n, false);
     if (n > PTRDIFF_MAX - alignment || alignment > ((size_t)PTRDIFF_MAX >> 1) + 1) return oom();
@@ -193,12 +195,14 @@ static size_t usable_of(const void *p, cn_ptr_kind kind, cn_page *pg) {
 
 size_t cn_usable_size(const void *p, const char *fn) {
     if (!p) return 0;
+    if (cn_vg_route()) return cn_vg_usable(p, fn);
     cn_page *pg;
     cn_ptr_kind kind = cn_check_live(p, fn, &pg);
     return usable_of(p, kind, pg);
 }
 
 void *cn_realloc(void *p, size_t n) {
+    if (cn_vg_route()) return cn_vg_realloc(p, n);
     if (!p) return cn_malloc(n);
     if (n == 0) { cn_free(p); return NULL; }
     cn_page *pg;

@@ -84,6 +84,7 @@ static void free_huge(void *p) {
 
 cn_noinline void cn_free_slow(void *p) {
     if (!p) return;
+    if (cn_vg_route()) { cn_vg_free(p); return; }
     uintptr_t a = (uintptr_t)p;
     if (!cn_in_segment(a)) {
         free_huge(p);

@@ -136,6 +136,14 @@ static void heap_abandon(cn_heap *h) {
  * ------------------------------------------------------------------------- */
 static void thread_exit(void *arg) {
     cn_heap *h = arg;
+#if CN_VALGRIND
+    if (cn_vg_on && cn_vg_depth == 0) {   /* the heap is out of cn_tls_heap */
+        cn_vg_enter();
+        thread_exit(arg);
+        cn_vg_leave();
+        return;
+    }
+#endif
     if (h != cn_tls_heap) return;
     cn_tls_heap = &cn_heap_empty;
     heap_abandon(h);

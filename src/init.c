@@ -33,6 +33,7 @@ void cn_init(void) {
     if (!atomic_load_explicit(&cn_initialized, memory_order_relaxed)) {
         /* Classes and options first: they are all an allocation needs. */
         cn_options_init();
+        cn_vg_init();
         cn_classes_init();
         cn_heaps_init();
         pthread_atfork(fork_prepare, fork_parent, fork_child);

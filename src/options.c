@@ -29,6 +29,8 @@ static const cn_option_desc option_table[CN_OPT_COUNT] = {
     [CN_OPT_STATS]           = { "CAIRN_STATS", 0,
                                  "1: malloc_stats() at exit; json:PATH: JSON statistics to PATH at exit", true },
     [CN_OPT_VERBOSE]         = { "CAIRN_VERBOSE", 0, "print version and options at start", false },
+    [CN_OPT_VALGRIND]        = { "CAIRN_VALGRIND", 1,
+                                 "annotate blocks for valgrind: 0 never, 1 under memcheck, 2 under any tool", false },
 };
 
 long cn_options[CN_OPT_COUNT];

@@ -132,7 +132,7 @@ if [ "$width" != 32 ]; then
                 tests/programs/programs.sh "$(absdir "$lib64")/libcairn.so" "$d" 64 "$only_sub"
         fi
     fi
-    for t in stats install; do
+    for t in stats install valgrind; do
         if selected "$t"; then
             if [ "$lib64" = none ]; then
                 result_fail "64/$t" "needs a library (--lib DIR)"

@@ -87,6 +87,7 @@ typedef enum cn_option_id {
     CN_OPT_HUGE_CACHE,        /* bytes of freed huge mappings kept for reuse       */
     CN_OPT_STATS,             /* text: "1" or "json:PATH"; the number is its mode  */
     CN_OPT_VERBOSE,
+    CN_OPT_VALGRIND,          /* 0 never, 1 under memcheck, 2 under any tool       */
     CN_OPT_COUNT
 } cn_option_id;
 extern long cn_options[CN_OPT_COUNT];
@@ -301,10 +302,43 @@ enum { CN_STATS_OFF, CN_STATS_TEXT, CN_STATS_JSON };
 int cn_stats_configure(const char *value);
 
 /* ---------------------------------------------------------------------------
+ * valgrind.c -- memcheck annotations.  While they are on, a thread's
+ * cn_tls_heap stays cn_heap_empty outside the allocator, so every call
+ * misses the fast paths and reaches a slow path, which hands it to
+ * cn_vg_*: those run the allocator with memcheck's error reports paused
+ * (cn_vg_enter/leave swap the real heap in and out) and then announce the
+ * block.  The check costs nothing to a thread that has a heap.
+ * ------------------------------------------------------------------------- */
+#if CN_VALGRIND
+extern bool cn_vg_on;                /* annotating (set by cn_init) */
+extern __thread int cn_vg_depth __attribute__((tls_model("initial-exec")));
+#endif
+void   cn_vg_init(void);
+void   cn_vg_enter(void);
+void   cn_vg_leave(void);
+void  *cn_vg_malloc(size_t n, bool zero);
+void   cn_vg_free(void *p);
+void  *cn_vg_realloc(void *p, size_t n);
+void  *cn_vg_aligned(size_t alignment, size_t n);
+size_t cn_vg_usable(const void *p, const char *fn);
+
+/* ---------------------------------------------------------------------------
  * init.c
  * ------------------------------------------------------------------------- */
 extern _Atomic int cn_initialized;
 void cn_init(void);
+
+/* Whether this call must go to valgrind.c: only a thread without a heap
+ * can be annotating, so a thread that has one pays a compare. */
+static inline bool cn_vg_route(void) {
+#if CN_VALGRIND
+    if (cn_likely(cn_tls_heap != &cn_heap_empty)) return false;
+    cn_init();
+    return cn_unlikely(cn_vg_on) && cn_vg_depth == 0;
+#else
+    return false;
+#endif
+}
 
 #pragma GCC visibility pop
 #endif /* CAIRN_INTERNAL_H */

@@ -40,6 +40,18 @@
 #define CN_CHECKS 1
 #endif
 
+/* Valgrind support (valgrind.c): under memcheck, blocks are announced with
+ * client requests, so memcheck reports use-after-free, overruns and leaks
+ * in programs running on Cairn.  Built in when <valgrind/memcheck.h> is
+ * present; -DCN_VALGRIND=0 leaves it out.  Costs nothing off valgrind. */
+#ifndef CN_VALGRIND
+#if __has_include(<valgrind/memcheck.h>)
+#define CN_VALGRIND 1
+#else
+#define CN_VALGRIND 0
+#endif
+#endif
+
 /* Address bits covered by the segment map. */
 #if UINTPTR_MAX > 0xffffffffu
 #define CN_ADDR_BITS   47

@@ -4,7 +4,7 @@ CC      ?= gcc
 M32     ?=
 ifeq ($(M32),1)
   BUILD ?= build32
-  ARCH  := -m32
+  ARCH  := -m32 -Wno-psabi
 else
   BUILD ?= build
   ARCH  :=

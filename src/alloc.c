@@ -165,7 +165,7 @@ void *cn_aligned_alloc(size_t alignment, size_t n) {
 
 void *cn_memalign(size_t alignment, size_t n) {
     if (!is_pow2(alignment)) {                    /* glibc rounds up to a power of two */
-        if (alignment > ((size_t)PTRDIFF_MAX >> 1) + 1) return oom();
+        if (alignment > SIZE_MAX / 2 + 1) { errno = EINVAL; return NULL; }   /* ...or refuses */
         size_t a = 1;
         while (a < alignment) a <<= 1;
         alignment = a;

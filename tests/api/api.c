@@ -252,6 +252,65 @@ static void test_impossible(void)
     free(live);
 }
 
+/* Alignments no allocator can honour, or that are no alignment at all. */
+static void test_absurd_alignment(void)
+{
+    const size_t top = (size_t)1 << (sizeof(size_t) * 8 - 1);   /* 2^63 or 2^31 */
+    /* 64 bits: beyond the 47-bit user address space; 32 bits: half of it. */
+    size_t impossible[] = { top, sizeof(size_t) == 8 ? top >> 1 : top, sizeof(size_t) == 8 ? top >> 15 : top };
+    for (int i = 0; i < 3; i++) {
+        size_t a = HIDE(impossible[i]);
+        size_t sizes[] = { 0, 1, 4096, SIZE_MAX - a / 2 };
+        for (int j = 0; j < 4; j++) {
+            size_t n = HIDE(sizes[j]);
+            errno = 0;
+            void *q = HIDE(aligned_alloc(a, n));
+            CHECK(q == NULL && errno == ENOMEM, "aligned_alloc(%#zx, %zu) = %p, errno %d", a, n, q, errno);
+            errno = 0;
+            q = HIDE(memalign(a, n));
+            CHECK(q == NULL && errno == ENOMEM, "memalign(%#zx, %zu) = %p, errno %d", a, n, q, errno);
+            void *o = (void *)0x1;
+            int rc = posix_memalign(&o, a, n);
+            CHECK(rc == ENOMEM && o == (void *)0x1, "posix_memalign(%#zx, %zu) returned %d", a, n, rc);
+        }
+    }
+    /* No power of two: aligned_alloc and posix_memalign refuse (EINVAL);
+     * memalign rounds up to the next power of two, as glibc does, and fails
+     * with EINVAL when there is none. */
+    size_t odd[] = { 0, 3, 24, 4097, 3 * MiB, top + 1, SIZE_MAX };
+    const char *expect = getenv("CAIRN_TEST_EXPECT");
+    bool cairn = expect && atoi(expect) > 0;
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        size_t a = HIDE(odd[i]);
+        errno = 0;
+        void *q = HIDE(aligned_alloc(a, 100));
+        if (!cairn) free(q);        /* glibc before 2.38 treats it as memalign */
+        else CHECK(q == NULL && errno == EINVAL, "aligned_alloc(%zu, 100) = %p, errno %d (expected EINVAL)", a, q, errno);
+        void *o = (void *)0x1;
+        int rc = posix_memalign(&o, a, 100);
+        CHECK(rc == EINVAL && o == (void *)0x1, "posix_memalign(%zu, 100) returned %d (expected EINVAL)", a, rc);
+        errno = 0;
+        q = HIDE(memalign(a, 100));
+        if (a > top) {                /* no power of two is as large: as glibc */
+            CHECK(q == NULL && errno == EINVAL, "memalign(%#zx, 100) = %p, errno %d", a, q, errno);
+            continue;
+        }
+        size_t want = 1;
+        while (want < a) want <<= 1;
+        check_block(q, 100, "memalign(odd alignment)");
+        CHECK(aligned_to(q, want), "memalign(%zu, 100) = %p is not aligned to %zu", a, q, want);
+        touch(q, 100, "memalign(odd alignment)");
+        free(q);
+    }
+    /* Large but possible (1 GiB on 32 bits, 2^40 on 64): aligned, or a clean ENOMEM. */
+    size_t big = sizeof(size_t) == 8 ? (size_t)1 << 40 : (size_t)1 << 30;
+    errno = 0;
+    void *q = HIDE(aligned_alloc(HIDE(big), 64));
+    CHECK(q ? aligned_to(q, big) : errno == ENOMEM, "aligned_alloc(%#zx, 64) = %p, errno %d", big, q, errno);
+    if (q) touch(q, 64, "aligned_alloc(huge alignment)");
+    free(q);
+}
+
 static void test_realloc_null(void)
 {
     size_t sizes[] = { 0, 1, 15, 16, 100, 1000, 100000, 300 * KiB, 10 * MiB };
@@ -478,6 +537,7 @@ int main(void)
     run_test("calloc_overflow", test_calloc_overflow, t);
     run_test("reallocarray", test_reallocarray, t);
     run_test("impossible_sizes", test_impossible, t);
+    run_test("absurd_alignment", test_absurd_alignment, t);
     run_test("realloc_null", test_realloc_null, t);
     run_test("realloc_zero", test_realloc_zero, t);
     run_test("free_null", test_free_null, t);

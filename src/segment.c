@@ -13,7 +13,7 @@
  */
 #include "cairn/internal.h"
 
-uint8_t cn_segmap[CN_SEGMAP_BITS];
+uint16_t cn_segmap[CN_SEGMAP_BITS];
 cn_lock cn_pool_lock = CN_LOCK_INIT;
 
 static struct {
@@ -34,8 +34,8 @@ static struct {
 /* ---------------------------------------------------------------------------
  * Segment map
  * ------------------------------------------------------------------------- */
-static void segmap_set(uintptr_t seg, bool on) {
-    __atomic_store_n(&cn_segmap[seg >> CN_SEG_SHIFT], on, __ATOMIC_RELEASE);
+static void segmap_set(uintptr_t seg, size_t npages) {
+    __atomic_store_n(&cn_segmap[seg >> CN_SEG_SHIFT], (uint16_t)(npages * sizeof(cn_page)), __ATOMIC_RELEASE);
 }
 
 /* ---------------------------------------------------------------------------
@@ -138,7 +138,7 @@ static bool segment_new(size_t min_pages) {
     meta->used = 1;
     for (size_t i = npages; i < CN_SEG_PAGES; i++) seg->pages[i].kind = CN_KIND_NONE;
     span_publish(&seg->pages[1], npages - 1);
-    segmap_set(a, true);
+    segmap_set(a, npages);
     meta->free = (cn_block *)pool.segments;
     pool.segments = seg;
     if (++pool.nsegments > pool.peak_segments) pool.peak_segments = pool.nsegments;
@@ -171,7 +171,7 @@ static void segment_unmap(cn_segment *seg) {
         if (first[i].flags & CN_PF_DIRTY) pool.dirty_pages--;
     list_remove(first);
     dirty_unlink(&seg->pages[0]);
-    segmap_set((uintptr_t)seg, false);
+    segmap_set((uintptr_t)seg, 0);
     for (cn_segment **pp = &pool.segments; *pp; pp = (cn_segment **)&(*pp)->pages[0].free)
         if (*pp == seg) { *pp = (cn_segment *)seg->pages[0].free; break; }
     pool.nsegments--;

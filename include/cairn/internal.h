@@ -126,22 +126,29 @@ static inline unsigned cn_size_class(size_t n) {
 /* ---------------------------------------------------------------------------
  * Pointer -> segment -> page
  * ------------------------------------------------------------------------- */
-/* One byte per 4 MiB window of the address space: 1 if it holds one of our
- * segments.  (A byte, not a bit: the test is then one compare.) */
-extern uint8_t cn_segmap[CN_SEGMAP_BITS];
+/* Per 4 MiB window of the address space: 0 if none of our segments is
+ * there, else where the descriptors of its mapped pages end (npages *
+ * sizeof(cn_page)).  So "p is in a mapped page of ours" is one compare of
+ * p's descriptor offset, and a pointer in the unmapped rest of a short
+ * segment's window -- a huge block may live there -- never makes us read
+ * descriptors that another thread may be unmapping. */
+extern uint16_t cn_segmap[CN_SEGMAP_BITS];
 
+static inline size_t cn_desc_offset(uintptr_t a) {
+    return ((a >> CN_PAGE_SHIFT) & (CN_SEG_PAGES - 1)) * sizeof(cn_page);
+}
 static inline bool cn_in_segment(uintptr_t a) {
     uintptr_t w = a >> CN_SEG_SHIFT;
 #if UINTPTR_MAX > 0xffffffffu
     if (cn_unlikely(w >= CN_SEGMAP_BITS)) return false;
 #endif
-    return cn_segmap[w] != 0;
+    return (uint16_t)cn_desc_offset(a) < cn_segmap[w];
 }
 static inline cn_segment *cn_segment_of(uintptr_t a) {
     return (cn_segment *)(a & ~(CN_SEG_SIZE - 1));
 }
 static inline cn_page *cn_page_of(uintptr_t a) {
-    return &cn_segment_of(a)->pages[(a >> CN_PAGE_SHIFT) & (CN_SEG_PAGES - 1)];
+    return (cn_page *)((uintptr_t)cn_segment_of(a) + cn_desc_offset(a));
 }
 static inline uintptr_t cn_page_addr(const cn_page *pg) {
     uintptr_t seg = (uintptr_t)pg & ~(CN_SEG_SIZE - 1);

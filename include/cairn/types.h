@@ -113,6 +113,7 @@ typedef struct cn_page {
 
 _Static_assert(sizeof(cn_page) <= 64, "a page descriptor fits 64 bytes");
 _Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= CN_PAGE_SIZE, "descriptors fit page 0");
+_Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= 0xffff, "the segment map holds a descriptor offset");
 
 #define CN_PF_DIRTY   1   /* free page: may hold data (not purged)          */
 #define CN_PF_FULL    2   /* slab: in the heap's full list                   */

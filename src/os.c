@@ -73,12 +73,14 @@ uint64_t cn_os_now_ms(void) {
 }
 
 size_t cn_os_page_size(void) {
-    static size_t ps;
-    if (!ps) {
+    static size_t ps;          /* threads may race to set it, to the same value */
+    size_t n = __atomic_load_n(&ps, __ATOMIC_RELAXED);
+    if (!n) {
         long v = sysconf(_SC_PAGESIZE);
-        ps = v > 0 ? (size_t)v : 4096;
+        n = v > 0 ? (size_t)v : 4096;
+        __atomic_store_n(&ps, n, __ATOMIC_RELAXED);
     }
-    return ps;
+    return n;
 }
 
 void cn_os_write(int fd, const char *s, size_t n) {

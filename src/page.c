@@ -10,27 +10,33 @@
 
 cn_page cn_page_empty;   /* bins point here until a class is first used: free == NULL */
 
+/* A list's `first` is written with relaxed atomic stores (plain moves):
+ * cn_orphan_adopt peeks at the orphans' lists without their lock. */
+#define SET_FIRST(l, v) __atomic_store_n(&(l)->first, (v), __ATOMIC_RELAXED)
+
 void cn_page_list_push(cn_page_list *l, cn_page *pg) {
+    cn_page *first = l->first;
     pg->prev = NULL;
-    pg->next = l->first;
-    if (l->first) l->first->prev = pg;
+    pg->next = first;
+    if (first) first->prev = pg;
     else l->last = pg;
-    l->first = pg;
+    SET_FIRST(l, pg);
 }
 
 void cn_page_list_append(cn_page_list *l, cn_page *pg) {
     pg->next = NULL;
     pg->prev = l->last;
     if (l->last) l->last->next = pg;
-    else l->first = pg;
+    else SET_FIRST(l, pg);
     l->last = pg;
 }
 
 void cn_page_list_remove(cn_page_list *l, cn_page *pg) {
-    if (pg->prev) pg->prev->next = pg->next;
-    else l->first = pg->next;
-    if (pg->next) pg->next->prev = pg->prev;
-    else l->last = pg->prev;
+    cn_page *next = pg->next, *prev = pg->prev;
+    if (prev) prev->next = next;
+    else SET_FIRST(l, next);
+    if (next) next->prev = prev;
+    else l->last = prev;
     pg->next = pg->prev = NULL;
 }
 

@@ -9,10 +9,10 @@
 #                   run on the system allocator (to check the tests)
 #   --lib32 DIR     32-bit library directory; default build32 ("none" too)
 #   --width W       64, 32 or both (default)
-#   --only PATTERN  run only matching tests: PROGRAM or PROGRAM.SUBTEST,
-#                   where PROGRAM is a glob over api overlap threads fork
-#                   misuse rss limits static programs stats install fuzz ubsan,
-#                   and SUBTEST a substring of subtest names (e.g. --only 'api.calloc')
+#   --only PATTERN  run only matching tests: PROGRAM or PROGRAM.SUBTEST, where
+#                   PROGRAM is a glob over api overlap threads fork misuse rss
+#                   limits invincible ttest static programs stats install
+#                   valgrind stress fuzz ubsan tsan, and SUBTEST a substring of subtest names (e.g. --only 'api.calloc')
 #   --scale32 P     iteration counts under qemu, percent (default 50)
 #
 # Every test prints "PASS name" or "FAIL name: reason"; names start with
@@ -65,9 +65,9 @@ selected() { [ -z "$only_prog" ] || [[ $1 == $only_prog ]]; }
 run_config() {
     local tag=$1 progs arch=() libdir scratch so a static=0 qemu=0 prog out make=make
     case $tag in
-    64) progs="api overlap threads fork misuse rss limits"; libdir=$lib64 ;;
+    64) progs="api overlap threads fork misuse rss limits invincible ttest"; libdir=$lib64 ;;
     64s) progs="api overlap threads static"; libdir=$lib64; static=1 ;;
-    32) progs="api overlap threads fork misuse limits"; libdir=$lib32; arch=(-m32); qemu=1; make="make M32=1" ;;
+    32) progs="api overlap threads fork misuse limits invincible ttest"; libdir=$lib32; arch=(-m32); qemu=1; make="make M32=1" ;;
     32s) progs="api static"; libdir=$lib32; arch=(-m32); static=1; qemu=1; make="make M32=1" ;;
     esac
     local todo=()
@@ -143,7 +143,16 @@ if [ "$width" != 32 ]; then
             fi
         fi
     done
-    for t in fuzz ubsan; do          # these build src/ themselves
+    if selected stress; then
+        if [ "$lib64" = none ]; then
+            result_fail "64/stress" "needs a library (--lib DIR)"
+        else
+            d=$(absdir "$lib64")/tests/stress
+            mkdir -p "$d"
+            run_logged 64/stress "$LIMIT" "$d/stress.log" tests/stress/run.sh "$(absdir "$lib64")" 10
+        fi
+    fi
+    for t in fuzz ubsan tsan; do     # these build src/ themselves
         if selected "$t"; then
             d=$root/build/tests/$t
             mkdir -p "$d"
@@ -154,6 +163,12 @@ fi
 if [ "$width" != 64 ]; then
     run_config 32
     run_config 32s
+    if selected stress && [ "$lib32" != none ]; then
+        d=$(absdir "$lib32")/tests/stress
+        mkdir -p "$d"
+        run_logged 32/stress "$LIMIT" "$d/stress.log" env STRESS_STATIC_SECONDS=0 \
+            tests/stress/run.sh "$(absdir "$lib32")" 10
+    fi
     for t in stats install; do
         if selected "$t" && [ "$lib32" != none ]; then
             d=$(absdir "$lib32")/tests/$t

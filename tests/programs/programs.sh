@@ -110,16 +110,146 @@ work_sqlite() {
     sqlite3 db.sqlite <work.sql
 }
 
+# C++: containers, strings, threads, over-aligned new, exceptions (work.cpp).
+work_cpp() {
+    g++ -std=c++17 -O2 -pthread "$here/work.cpp" -o work || return 1
+    ./work
+}
+
+# Python's own tests of its allocation-heavy types and modules, one module a
+# run, with the Debian python (whose test package libpython3.X-testsuite
+# provides).  Per module: the exit status, the number of tests and unittest's
+# verdict, and the tests that failed; the full logs stay in the cwd.
+work_pytests() {
+    export PYTHONHASHSEED=0
+    local m
+    for m in test_dict test_list test_tuple test_set test_unicode test_bytes test_re \
+        test_json test_pickle test_deque test_heapq test_collections test_itertools \
+        test_string test_struct test_long test_array test_gc test_queue; do
+        /usr/bin/python3 -m test -v "$m" >"$m.log" 2>&1
+        printf '%s: status %d, %s\n' "$m" $? "$(awk '
+            /^Ran [0-9]+ tests? in / { ran = $1 " " $2 " " $3; next }
+            ran != "" && verdict == "" && NF > 0 { verdict = $0 }
+            END { print ran ", " verdict }' "$m.log")"
+        grep -E '^(FAIL|ERROR): ' "$m.log" | sort
+    done
+}
+
+# Redis: a server on a free port of 127.0.0.1, without persistence (and with
+# two I/O threads if there are processors enough); a redis-benchmark run on
+# database 1 while a deterministic data set is loaded into database 0
+# (redis.awk), read back and digested, reloaded (DEBUG RELOAD) and digested
+# again.  The benchmark's numbers are not compared, only its exit status.
+# The server must map the preloaded library, must not crash, and must end
+# with status 0 on SHUTDOWN NOSAVE; none is left running, whatever happens.
+work_redis() {
+    redis_pid=
+    redis_stop() {
+        if [ -n "$redis_pid" ] && kill -0 "$redis_pid" 2>/dev/null; then
+            kill -KILL "$redis_pid"
+            wait "$redis_pid" 2>/dev/null
+        fi
+        redis_pid=
+    }
+    trap redis_stop EXIT
+    trap 'exit 143' HUP INT TERM
+    # Two I/O threads (whose buffers the main thread frees) only where they
+    # have processors to spin on: with fewer, everything slows down tenfold.
+    local io=1
+    [ "$(nproc 2>/dev/null || echo 1)" -ge 4 ] && io=2
+    redis_start() {
+        local try i
+        for try in 1 2 3 4 5 6 7 8 9 10; do
+            redis_port=$((20000 + (RANDOM * 32768 + RANDOM + try) % 30000))
+            redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no \
+                --daemonize no --logfile '' --dir "$PWD" --enable-debug-command yes \
+                --io-threads "$io" --io-threads-do-reads yes >redis.log 2>&1 &
+            redis_pid=$!
+            for i in $(seq 400); do
+                grep -q 'Ready to accept connections' redis.log && break
+                kill -0 "$redis_pid" 2>/dev/null || break
+                sleep 0.05
+            done
+            # Make sure that what answers on the port is this server.
+            if [ "$(timeout 10 redis-cli -p "$redis_port" INFO server 2>/dev/null |
+                tr -d '\r' | sed -n 's/^process_id://p')" = "$redis_pid" ]; then
+                return 0
+            fi
+            redis_stop
+            grep -q 'Address already in use' redis.log || break
+        done
+        echo "redis-server did not start: $(tail -3 redis.log)" >&2
+        return 1
+    }
+    cli() { timeout 120 redis-cli -p "$redis_port" "$@"; }
+
+    awk -f "$here/redis.awk" </dev/null >/dev/null || return 1
+    redis_start || return 1
+    echo "server started"
+    if [ -n "${LD_PRELOAD:-}" ]; then
+        if ! grep -qF "/${LD_PRELOAD##*/}" "/proc/$redis_pid/maps"; then
+            echo "redis-server does not have ${LD_PRELOAD##*/} mapped" >&2
+            return 1
+        fi
+    elif grep -q libcairn "/proc/$redis_pid/maps"; then
+        echo "redis-server has libcairn mapped without LD_PRELOAD" >&2
+        return 1
+    fi
+    echo "allocator checked"
+
+    timeout 120 redis-benchmark -p "$redis_port" --dbnum 1 -q -n 20000 -c 20 -r 10000 -d 100 \
+        -t set,get,lpush,lpop,incr,hset,sadd,zadd >bench.out 2>&1 &
+    local bench=$!
+    cli --pipe <load.resp | grep '^errors:' || return 1
+    cli DBSIZE
+    cli <dump.txt >dump1.out || return 1
+    sha256sum <dump1.out
+    wait "$bench"
+    echo "benchmark status $?"
+    cli PING
+    cli -n 1 FLUSHDB ASYNC
+    cli DBSIZE
+    cli DEBUG DIGEST
+    cli DEBUG RELOAD
+    cli DEBUG DIGEST
+    cli <dump.txt >dump2.out || return 1
+    sha256sum <dump2.out
+    cli SHUTDOWN NOSAVE
+    local i st=R
+    for i in $(seq 600); do         # up to 30 s, until it has exited
+        read -r _ _ st _ 2>/dev/null <"/proc/$redis_pid/stat" || st=Z   # reaped
+        [ "$st" = Z ] && break
+        sleep 0.05
+    done
+    if [ "$st" != Z ]; then
+        echo "redis-server is still running after SHUTDOWN NOSAVE" >&2
+        return 1
+    fi
+    wait "$redis_pid"
+    echo "server exit status $?"
+    redis_pid=
+    if grep -E 'REDIS BUG REPORT|crashed by signal|Guru Meditation|ASSERTION|cairn:' redis.log >&2; then
+        echo "the server's log reports a crash" >&2
+        return 1
+    fi
+}
+
 # ---------------------------------------------------------------------------
 
-# run_one NAME PROGRAM: the workload work_NAME, plain and preloaded.
+# run_one NAME NEED...: the workload work_NAME, plain and preloaded.  Each
+# NEED is a command, or a file given by its absolute path, that the workload
+# needs: a missing one is a failure, not a reason to skip.
 run_one() {
-    local name=$1 prog=$2 d rc1 rc2
+    local name=$1 need d rc1 rc2
+    shift
     case $name in *$only*) ;; *) return 0 ;; esac
-    if ! command -v "$prog" >/dev/null 2>&1; then
-        fail "$name" "$prog is not installed (.ci/run installs it)"
-        return 0
-    fi
+    for need in "$@"; do
+        if { [[ $need == /* ]] && [ ! -e "$need" ]; } ||
+            { [[ $need != /* ]] && ! command -v "$need" >/dev/null 2>&1; }; then
+            fail "$name" "$need is not installed (Debian package $(package_of "$need"); .ci/run installs it)"
+            return 0
+        fi
+    done
     d=$(mktemp -d "$scratch/$name.XXXXXX")
     mkdir -p "$d/plain" "$d/cairn"
     (cd "$d/plain" && timeout 300 bash -c "$(declare -f "work_$name"); here='$here'; work_$name") \
@@ -147,16 +277,31 @@ run_one() {
     echo "  (outputs kept in $d)" >&2
 }
 
+# package_of NEED: the Debian package that provides it.
+package_of() {
+    case $1 in
+    redis-cli | redis-benchmark) echo redis-tools ;;
+    /usr/lib/python3.*/test/*) echo "libpython$(echo "$1" | cut -d/ -f4 | sed 's/python//')-testsuite" ;;
+    python3 | /usr/bin/python3) echo python3 ;;
+    *) echo "${1##*/}" ;;
+    esac
+}
+
 if [ ! -f "$lib" ]; then
-    for n in python perl git gcc sqlite; do
+    for n in python perl git gcc sqlite cpp pytests redis; do
         case $n in *$only*) fail "$n" "library $lib not found" ;; esac
     done
     exit 1
 fi
 mkdir -p "$scratch"
+# The version of the Debian python, whose test package work_pytests runs.
+pyver=$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3)
 run_one python python3
 run_one perl perl
 run_one git git
 run_one gcc gcc
 run_one sqlite sqlite3
+run_one cpp g++
+run_one pytests /usr/bin/python3 "/usr/lib/python$pyver/test/test_dict.py"
+run_one redis redis-server redis-cli redis-benchmark
 exit "$failed"

@@ -25,6 +25,9 @@ static struct {
     uintptr_t hint;                                /* where to map next    */
     cn_segment *segments;                          /* all, linked by meta.free */
     size_t nsegments, peak_segments, purged_bytes;
+    size_t mapped_bytes, peak_mapped;  /* segments (short ones count what they map) */
+    size_t   short_pages;             /* under pressure: the size that last fit... */
+    uint64_t short_until;             /* ...tried first until then (ms)            */
     cn_page *dirty_first, *dirty_last;             /* segments (their meta page)
                                                       with dirty pages, oldest
                                                       last free first; meta->key
@@ -90,10 +93,11 @@ static void span_publish(cn_page *first, size_t n) {
 /* ---------------------------------------------------------------------------
  * Segments
  * ------------------------------------------------------------------------- */
-static void *map_aligned(size_t size) {
+static void *map_aligned(size_t size, bool pressed) {
     void *p;
-    /* Where the last segment went, the windows below are usually free. */
-    for (int k = 0; k < 8 && pool.hint > (uintptr_t)k * CN_SEG_SIZE; k++)
+    /* Where the last segment went, the windows below are usually free (not
+     * worth trying when memory is short: each try is two system calls). */
+    for (int k = 0; k < 8 && !pressed && pool.hint > (uintptr_t)k * CN_SEG_SIZE; k++)
         if ((p = cn_os_map_at((void *)(pool.hint - (uintptr_t)k * CN_SEG_SIZE), size))) return p;
     p = cn_os_map(size);
     if (!p) return NULL;
@@ -122,12 +126,29 @@ static bool segment_new(size_t min_pages) {
      * blocks fills, so a program of big blocks wastes no address space. */
     size_t npages = CN_SEG_PAGES;
     if (min_pages > CN_SEG_PAGES / 16) npages = 1 + min_pages * ((CN_SEG_PAGES - 1) / min_pages);
-    void *p = map_aligned(npages * CN_PAGE_SIZE);
-    if (!p && release_cached_locked()) p = map_aligned(npages * CN_PAGE_SIZE);
-    if (!p) {                         /* short on memory: map only what is needed */
+    /* Short on memory or address space, the last segment was smaller: for
+     * a second, start from its size (each failed attempt costs system calls). */
+    uint64_t now = 0;
+    if (pool.short_pages && pool.short_pages < npages) {
+        if ((now = cn_os_now_ms()) < pool.short_until) npages = pool.short_pages > min_pages + 1 ? pool.short_pages : min_pages + 1;
+        else pool.short_pages = 0;
+    }
+    size_t want = npages;
+    void *p = map_aligned(npages * CN_PAGE_SIZE, false);
+    if (!p && release_cached_locked()) p = map_aligned(npages * CN_PAGE_SIZE, true);
+    /* Then the largest of halving sizes that still fits, down to just what
+     * is needed (a smaller segment spends its descriptor page on fewer
+     * blocks). */
+    for (size_t half = npages / 2; !p && half > min_pages + 1; half /= 2)
+        p = map_aligned((npages = half) * CN_PAGE_SIZE, true);
+    if (!p) {
         npages = min_pages + 1;
-        p = map_aligned(npages * CN_PAGE_SIZE);
+        p = map_aligned(npages * CN_PAGE_SIZE, true);
         if (!p) return false;
+    }
+    if (npages < want) {
+        pool.short_pages = npages;
+        pool.short_until = (now ? now : cn_os_now_ms()) + 1000;
     }
     uintptr_t a = (uintptr_t)p;
     pool.hint = a > CN_SEG_SIZE ? a - CN_SEG_SIZE : 0;
@@ -142,6 +163,8 @@ static bool segment_new(size_t min_pages) {
     meta->free = (cn_block *)pool.segments;
     pool.segments = seg;
     if (++pool.nsegments > pool.peak_segments) pool.peak_segments = pool.nsegments;
+    pool.mapped_bytes += npages * CN_PAGE_SIZE;
+    if (pool.mapped_bytes > pool.peak_mapped) pool.peak_mapped = pool.mapped_bytes;
     return true;
 }
 
@@ -175,6 +198,8 @@ static void segment_unmap(cn_segment *seg) {
     for (cn_segment **pp = &pool.segments; *pp; pp = (cn_segment **)&(*pp)->pages[0].free)
         if (*pp == seg) { *pp = (cn_segment *)seg->pages[0].free; break; }
     pool.nsegments--;
+    pool.mapped_bytes -= npages * CN_PAGE_SIZE;
+    pool.short_pages = 0;                     /* space again: try full segments */
     if (pool.spare == seg) pool.spare = NULL;
     cn_os_unmap(seg, npages * CN_PAGE_SIZE);
 }
@@ -359,6 +384,7 @@ void cn_pool_walk(cn_pool_info *info, void (*visit)(void *arg, const cn_page *fi
     cn_lock_acquire(&cn_pool_lock);
     info->segments = pool.nsegments;
     info->peak_segments = pool.peak_segments;
+    info->peak_mapped = pool.peak_mapped;
     info->mapped = 0;
     info->dirty = pool.dirty_pages * CN_PAGE_SIZE;
     info->purged = pool.purged_bytes;

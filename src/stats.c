@@ -260,7 +260,7 @@ static bool heap_shown(const heap_stat *h) {
 static bool cls_shown(const stats *s, unsigned c) { return s->cls[c].slabs || s->allocs[c]; }
 
 static uint64_t peak_bytes(const stats *s) {
-    return (uint64_t)s->pool.peak_segments * CN_SEG_SIZE + s->huge_peak;
+    return (uint64_t)s->pool.peak_mapped + s->huge_peak;
 }
 
 /* ---------------------------------------------------------------------------
@@ -412,7 +412,7 @@ static void render_text(sink *k, const stats *s) {
         ULL((uint64_t)s->pool.segments * CN_PAGE_SIZE));
     OUT(k, "bytes purged (returned to the OS) so far: %zu\n", s->pool.purged);
     OUT(k, "peak: %zu segments = %llu bytes; huge %llu bytes\n", s->pool.peak_segments,
-        ULL((uint64_t)s->pool.peak_segments * CN_SEG_SIZE), ULL(s->huge_peak));
+        ULL((uint64_t)s->pool.peak_mapped), ULL(s->huge_peak));
     OUT(k, "Total (incl. huge): system bytes = %llu, in use bytes = %llu, max system bytes = %llu\n",
         ULL(s->pool.mapped + s->huge_bytes), ULL(s->used_bytes + s->large_bytes + s->huge_bytes),
         ULL(peak_bytes(s)));
@@ -498,7 +498,7 @@ static void render_json(sink *k, const stats *s) {
         ULL(s->pool.mapped + s->huge_bytes), ULL(s->used_bytes + s->large_bytes + s->huge_bytes),
         ULL(s->free_block_bytes + s->free_bytes));
     OUT(k, "  \"peak\": {\"segments\": %zu, \"segment_bytes\": %llu, \"huge_bytes\": %llu, \"bytes\": %llu}\n}\n",
-        s->pool.peak_segments, ULL((uint64_t)s->pool.peak_segments * CN_SEG_SIZE), ULL(s->huge_peak),
+        s->pool.peak_segments, ULL((uint64_t)s->pool.peak_mapped), ULL(s->huge_peak),
         ULL(peak_bytes(s)));
 }
 

@@ -193,6 +193,7 @@ bool     cn_pool_release_cached(void);
 typedef struct cn_pool_info {
     size_t segments, peak_segments;
     size_t mapped;          /* bytes of segments mapped           */
+    size_t peak_mapped;     /* the most bytes of segments mapped at once */
     size_t dirty;           /* free pages not yet returned         */
     size_t purged;          /* bytes returned to the OS so far     */
 } cn_pool_info;

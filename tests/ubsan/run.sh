@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# tests/ubsan/run.sh -- the library and three test programs under
-# UndefinedBehaviorSanitizer.
+# tests/ubsan/run.sh -- the library and four test programs under
+# UndefinedBehaviorSanitizer (the stress for 8 s).
 #
 # usage: tests/ubsan/run.sh [LIBDIR]
 #
 # LIBDIR is accepted for tests/run.sh's sake and ignored: this script
 # compiles src/*.c itself (gcc, the Makefile's LIBFLAGS plus
 # -fsanitize=undefined -fno-sanitize-recover=undefined) into
-# build/tests/ubsan/libcairn-ubsan.a, links tests/api, tests/overlap and
-# tests/threads with it statically, and runs them with
+# build/tests/ubsan/libcairn-ubsan.a, links tests/api, tests/overlap,
+# tests/threads and tests/stress with it statically, and runs them with
 # UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1.
 #
 # Prints "PASS ubsan.build" / "FAIL ubsan.build: reason", then
@@ -31,7 +31,7 @@ LIBFLAGS=(-std=gnu11 -Wall -Wextra -Werror -fPIC -fvisibility=hidden -fno-plt
           -fno-stack-protector -Iinclude -O2 -g)
 # As tests/run.sh compiles the programs, linked with libcairn.a.
 TFLAGS=(-std=gnu11 -O1 -g -Wall -Wextra -Werror -pthread -Iinclude -DCAIRN_STATIC_LINK)
-PROGS="api overlap threads"
+PROGS="api overlap threads stress"
 LIMIT=300
 
 rm -rf "$out/obj"
@@ -69,7 +69,7 @@ for p in $PROGS; do
         sed 's/^/    /' "$bin.build.log" | head -20
         continue
     fi
-    env CAIRN_TEST_TAG=ubsan CAIRN_TEST_EXPECT=1 CAIRN_TEST_QEMU=0 CAIRN_TEST_SCALE=100 \
+    env CAIRN_TEST_TAG=ubsan CAIRN_TEST_EXPECT=1 CAIRN_TEST_QEMU=0 CAIRN_TEST_SCALE=100 CAIRN_STRESS_SECONDS=8 \
         timeout -k 10 "$LIMIT" "$bin" </dev/null >"$log" 2>&1
     rc=$?
     npass=$(grep -c '^PASS ' "$log")

@@ -97,6 +97,26 @@ void cn_os_write(int fd, const char *s, size_t n) {
     errno = e;
 }
 
+/* A lock's critical sections are a few hundred instructions: wait that
+ * long on the CPU before asking the kernel to put us to sleep (0 = free,
+ * 1 = held, 2 = held and someone may sleep on it). */
+void cn_lock_contended(cn_lock *l) {
+    for (int i = 0; i < 200; i++) {
+#if defined(__x86_64__) || defined(__i386__)
+        __asm__ volatile("pause");
+#endif
+        int c = 0;
+        if (atomic_load_explicit(&l->v, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_weak_explicit(&l->v, &c, 1, memory_order_acquire, memory_order_relaxed))
+            return;
+    }
+    int c = atomic_exchange_explicit(&l->v, 2, memory_order_acquire);
+    while (c != 0) {
+        cn_os_futex_wait(&l->v, 2);
+        c = atomic_exchange_explicit(&l->v, 2, memory_order_acquire);
+    }
+}
+
 void cn_os_futex_wait(_Atomic int *addr, int val) {
     int e = errno;
     syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);

@@ -52,16 +52,13 @@ void     cn_os_write(int fd, const char *s, size_t n);
 void     cn_os_futex_wait(_Atomic int *addr, int val);
 void     cn_os_futex_wake(_Atomic int *addr);
 
+void cn_lock_contended(cn_lock *l);      /* os.c: spin a little, then sleep */
 static inline void cn_lock_acquire(cn_lock *l) {
     int c = 0;
     if (cn_likely(atomic_compare_exchange_strong_explicit(&l->v, &c, 1, memory_order_acquire,
                                                           memory_order_relaxed)))
         return;
-    if (c != 2) c = atomic_exchange_explicit(&l->v, 2, memory_order_acquire);
-    while (c != 0) {
-        cn_os_futex_wait(&l->v, 2);
-        c = atomic_exchange_explicit(&l->v, 2, memory_order_acquire);
-    }
+    cn_lock_contended(l);
 }
 static inline void cn_lock_release(cn_lock *l) {
     if (atomic_exchange_explicit(&l->v, 0, memory_order_release) == 2) cn_os_futex_wake(&l->v);

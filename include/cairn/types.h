@@ -121,7 +121,9 @@ _Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= 0xffff, "the segment map holds 
 #define CN_PF_KEPT    8   /* slab: empty, kept by its heap for reuse         */
 
 /* Empty slabs a heap keeps instead of returning them to the pool. */
+#ifndef CN_HEAP_KEEP_EMPTY
 #define CN_HEAP_KEEP_EMPTY 8
+#endif
 
 /* A segment is its array of descriptors.  pages[0] describes page 0 itself
  * (kind META, owner NULL) and keeps the segment's own counts: npages = pages

@@ -25,8 +25,7 @@ void cn_free_local(cn_heap *h, cn_page *pg, cn_block *b) {
 
 /* The slab page of p and whether p starts a block; aborts if it does not. */
 static cn_block *slab_block(cn_page **pgp, uintptr_t a, const char *fn) {
-    cn_page *pg = *pgp;
-    if (pg->kind == CN_KIND_SLAB_TAIL) pg -= pg->back;
+    cn_page *pg = cn_slab_first(*pgp);
     uint32_t off = (uint32_t)(a - cn_page_addr(pg));
     if (cn_block_index(pg, off) >= pg->capacity) cn_fatal(fn, "invalid pointer", (void *)a);
     *pgp = pg;

@@ -91,9 +91,7 @@ void cn_heap_drain(cn_heap *h) {
     while (list) {
         cn_block *b = (cn_block *)list;
         list = b->next ^ key;
-        cn_page *pg = cn_page_of((uintptr_t)b);
-        if (pg->kind == CN_KIND_SLAB_TAIL) pg -= pg->back;
-        cn_free_to_owner(h, pg, b);
+        cn_free_to_owner(h, cn_slab_first(cn_page_of((uintptr_t)b)), b);
     }
 }
 

@@ -128,9 +128,8 @@ static bool segment_new(size_t min_pages) {
     if (min_pages > CN_SEG_PAGES / 16) npages = 1 + min_pages * ((CN_SEG_PAGES - 1) / min_pages);
     /* Short on memory or address space, the last segment was smaller: for
      * a second, start from its size (each failed attempt costs system calls). */
-    uint64_t now = 0;
     if (pool.short_pages && pool.short_pages < npages) {
-        if ((now = cn_os_now_ms()) < pool.short_until) npages = pool.short_pages > min_pages + 1 ? pool.short_pages : min_pages + 1;
+        if (cn_os_now_ms() < pool.short_until) npages = pool.short_pages > min_pages + 1 ? pool.short_pages : min_pages + 1;
         else pool.short_pages = 0;
     }
     size_t want = npages;
@@ -148,7 +147,7 @@ static bool segment_new(size_t min_pages) {
     }
     if (npages < want) {
         pool.short_pages = npages;
-        pool.short_until = (now ? now : cn_os_now_ms()) + 1000;
+        pool.short_until = cn_os_now_ms() + 1000;
     }
     uintptr_t a = (uintptr_t)p;
     pool.hint = a > CN_SEG_SIZE ? a - CN_SEG_SIZE : 0;
@@ -385,12 +384,11 @@ void cn_pool_walk(cn_pool_info *info, void (*visit)(void *arg, const cn_page *fi
     info->segments = pool.nsegments;
     info->peak_segments = pool.peak_segments;
     info->peak_mapped = pool.peak_mapped;
-    info->mapped = 0;
+    info->mapped = pool.mapped_bytes;
     info->dirty = pool.dirty_pages * CN_PAGE_SIZE;
     info->purged = pool.purged_bytes;
     for (cn_segment *seg = pool.segments; seg; seg = (cn_segment *)seg->pages[0].free) {
         size_t n = seg->pages[0].npages;
-        info->mapped += n * CN_PAGE_SIZE;
         for (size_t i = 1; i < n; i += seg->pages[i].npages ? seg->pages[i].npages : 1)
             if (visit) visit(arg, &seg->pages[i]);
     }

@@ -27,7 +27,7 @@ extern char **environ;
 
 bool cn_vg_on;
 __thread int cn_vg_depth __attribute__((tls_model("initial-exec")));
-static __thread cn_heap *vg_heap __attribute__((tls_model("initial-exec")));
+static __thread cn_heap *vg_heap __attribute__((tls_model("initial-exec"))) = &cn_heap_empty;
 
 /* Memcheck announces itself in the preload list valgrind gives its client. */
 static bool under_memcheck(void) {
@@ -45,7 +45,7 @@ void cn_vg_init(void) {
 void cn_vg_enter(void) {
     if (cn_vg_depth++ > 0) return;
     VALGRIND_DISABLE_ERROR_REPORTING;
-    cn_tls_heap = vg_heap ? vg_heap : &cn_heap_empty;
+    cn_tls_heap = vg_heap;
 }
 
 void cn_vg_leave(void) {

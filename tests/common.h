@@ -194,6 +194,36 @@ static UNUSED const char *t_signame(int sig)
     return s ? s : "?";
 }
 
+/* Threads and children, failing the subtest when the system says no. */
+static UNUSED void t_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    int rc = pthread_create(t, NULL, fn, arg);
+    CHECK(rc == 0, "pthread_create: %s", strerror(rc));
+}
+
+static UNUSED void t_join(pthread_t t)
+{
+    int rc = pthread_join(t, NULL);
+    CHECK(rc == 0, "pthread_join: %s", strerror(rc));
+}
+
+/* Wait for a child; NULL if it exited 0, else what happened. */
+static UNUSED const char *t_reap(pid_t pid)
+{
+    static char why[128];
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return "waitpid failed";
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return NULL;
+    if (WIFEXITED(st))
+        snprintf(why, sizeof why, "exited with status %d", WEXITSTATUS(st));
+    else if (WTERMSIG(st) == SIGALRM)
+        snprintf(why, sizeof why, "hung (deadlock?) and was killed by its alarm");
+    else
+        snprintf(why, sizeof why, "killed by signal %d (%s)", WTERMSIG(st), t_signame(WTERMSIG(st)));
+    return why;
+}
+
 /* Run fn in a child process with a timeout; count and report the outcome. */
 static UNUSED void run_test(const char *name, void (*fn)(void), unsigned timeout_s)
 {

@@ -147,6 +147,10 @@ static inline cn_segment *cn_segment_of(uintptr_t a) {
 static inline cn_page *cn_page_of(uintptr_t a) {
     return (cn_page *)((uintptr_t)cn_segment_of(a) + cn_desc_offset(a));
 }
+/* The first page of the slab that pg belongs to (pg itself, or a tail). */
+static inline cn_page *cn_slab_first(cn_page *pg) {
+    return pg->kind == CN_KIND_SLAB_TAIL ? pg - pg->back : pg;
+}
 static inline uintptr_t cn_page_addr(const cn_page *pg) {
     uintptr_t seg = (uintptr_t)pg & ~(CN_SEG_SIZE - 1);
     return seg + (((uintptr_t)pg - seg) / sizeof(cn_page)) * CN_PAGE_SIZE;

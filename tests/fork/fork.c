@@ -12,12 +12,6 @@
 
 static atomic_int stop;
 
-static void start(pthread_t *t, void *(*fn)(void *), void *arg)
-{
-    int rc = pthread_create(t, NULL, fn, arg);
-    CHECK(rc == 0, "pthread_create: %s", strerror(rc));
-}
-
 /* Random malloc/free with pattern checks; returns after `ops` operations or,
  * when ops == 0, when `stop` is set. */
 static void churn(uint64_t seed, size_t ops, size_t max)
@@ -57,23 +51,6 @@ static void *child_worker(void *arg)
     return NULL;
 }
 
-/* Wait for a child; NULL if it exited 0, else what happened. */
-static const char *reap(pid_t pid)
-{
-    static char why[128];
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR) return "waitpid failed";
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return NULL;
-    if (WIFEXITED(st))
-        snprintf(why, sizeof why, "child exited with status %d", WEXITSTATUS(st));
-    else if (WTERMSIG(st) == SIGALRM)
-        snprintf(why, sizeof why, "child hung (deadlock?) and was killed by its alarm");
-    else
-        snprintf(why, sizeof why, "child killed by signal %d (%s)", WTERMSIG(st), t_signame(WTERMSIG(st)));
-    return why;
-}
-
 /* ------------------------------------------------------------------------ */
 
 typedef struct held {
@@ -101,7 +78,7 @@ static void child_of_threaded(held *h, size_t nh, uint64_t seed)
     if (!t_qemu) {
         pthread_t t[2];
         for (int i = 0; i < 2; i++)
-            start(&t[i], child_worker, (void *)(uintptr_t)(seed + 7 + (unsigned)i));
+            t_start(&t[i], child_worker, (void *)(uintptr_t)(seed + 7 + (unsigned)i));
         for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
     }
     /* And a grandchild, forked from a process that had threads too. */
@@ -112,7 +89,7 @@ static void child_of_threaded(held *h, size_t nh, uint64_t seed)
         churn(seed + 99, 1000, 64 * KiB);
         exit(0);
     }
-    const char *why = reap(g);
+    const char *why = t_reap(g);
     CHECK(!why, "grandchild: %s", why);
     exit(0);
 }
@@ -148,8 +125,8 @@ static void test_threaded_fork(void)
 {
     int nbusy = t_qemu ? 1 : 2;
     pthread_t t[5];
-    for (int i = 0; i < nbusy; i++) start(&t[i], busy, (void *)(uintptr_t)(10 + i));
-    start(&t[nbusy], busy_handing, (void *)(uintptr_t)20);
+    for (int i = 0; i < nbusy; i++) t_start(&t[i], busy, (void *)(uintptr_t)(10 + i));
+    t_start(&t[nbusy], busy_handing, (void *)(uintptr_t)20);
 
     held h[HELD];
     size_t nh = 0;
@@ -178,7 +155,7 @@ static void test_threaded_fork(void)
         pid_t pid = fork();
         CHECK(pid >= 0, "fork failed: %s", strerror(errno));
         if (pid == 0) child_of_threaded(h, nh, 1000 + f);
-        const char *why = reap(pid);
+        const char *why = t_reap(pid);
         CHECK(!why, "fork %zu of %zu: %s", f + 1, forks, why);
     }
     atomic_store(&stop, 1);
@@ -209,7 +186,7 @@ static void test_child_threads(void)
             alarm(t_qemu ? 120 : 20);
             pthread_t t[3];
             for (int i = 0; i < 3; i++)
-                start(&t[i], child_worker, (void *)(uintptr_t)(f * 3 + (unsigned)i));
+                t_start(&t[i], child_worker, (void *)(uintptr_t)(f * 3 + (unsigned)i));
             for (size_t i = 0; i < HELD; i++) {
                 long bad = pattern_check(h[i].p, h[i].n, h[i].seed);
                 CHECK(bad < 0, "inherited block %p changed at byte %ld", (void *)h[i].p, bad);
@@ -219,7 +196,7 @@ static void test_child_threads(void)
             churn(f + 77, 1000, 256 * KiB);
             exit(0);
         }
-        const char *why = reap(pid);
+        const char *why = t_reap(pid);
         CHECK(!why, "fork %zu of %zu: %s", f + 1, forks, why);
         /* The parent's blocks are untouched by what the child did. */
         for (size_t i = 0; i < HELD; i++)
@@ -262,8 +239,8 @@ static void *flusher(void *arg)
 static void test_fflush_fork(void)
 {
     pthread_t t[2];
-    start(&t[0], flusher, NULL);
-    start(&t[1], busy, (void *)(uintptr_t)40);
+    t_start(&t[0], flusher, NULL);
+    t_start(&t[1], busy, (void *)(uintptr_t)40);
     size_t forks = t_qemu ? 40 : 200;
     for (size_t f = 0; f < forks; f++) {
         pid_t pid = fork();
@@ -281,7 +258,7 @@ static void test_fflush_fork(void)
             churn(f, 300, 128 * KiB);
             exit(0);            /* flushes the inherited streams too */
         }
-        const char *why = reap(pid);
+        const char *why = t_reap(pid);
         CHECK(!why, "fork %zu of %zu: %s", f + 1, forks, why);
     }
     atomic_store(&stop, 1);
@@ -294,8 +271,8 @@ static void test_fflush_fork(void)
 static void test_fork_exec(void)
 {
     pthread_t t[2];
-    start(&t[0], busy, (void *)(uintptr_t)50);
-    start(&t[1], busy, (void *)(uintptr_t)51);
+    t_start(&t[0], busy, (void *)(uintptr_t)50);
+    t_start(&t[1], busy, (void *)(uintptr_t)51);
     for (int i = 0; i < 50; i++) {
         pid_t pid = fork();
         CHECK(pid >= 0, "fork failed: %s", strerror(errno));
@@ -304,7 +281,7 @@ static void test_fork_exec(void)
             execl("/bin/true", "true", (char *)NULL);
             _exit(127);
         }
-        const char *why = reap(pid);
+        const char *why = t_reap(pid);
         CHECK(!why, "exec of /bin/true, round %d: %s", i + 1, why);
     }
     atomic_store(&stop, 1);

@@ -30,18 +30,6 @@ static bool expect_cairn(void)
     return s && atoi(s) > 0;
 }
 
-static void start(pthread_t *t, void *(*fn)(void *), void *arg)
-{
-    int rc = pthread_create(t, NULL, fn, arg);
-    CHECK(rc == 0, "pthread_create: %s", strerror(rc));
-}
-
-static void join(pthread_t t)
-{
-    int rc = pthread_join(t, NULL);
-    CHECK(rc == 0, "pthread_join: %s", strerror(rc));
-}
-
 /* A block of n bytes, 16-byte aligned, filled with the pattern of (p, n). */
 static unsigned char *get_filled(size_t n)
 {
@@ -261,8 +249,8 @@ static void test_threads_own(void)
     own_iters = scaled(100000);
     set = os_alloc(SET_SLOTS * sizeof *set);
     pthread_t t[10];
-    for (int i = 0; i < n; i++) start(&t[i], own_thread, (void *)(uintptr_t)(i + 1));
-    for (int i = 0; i < n; i++) join(t[i]);
+    for (int i = 0; i < n; i++) t_start(&t[i], own_thread, (void *)(uintptr_t)(i + 1));
+    for (int i = 0; i < n; i++) t_join(t[i]);
     /* Every address must be given up again. */
     for (size_t i = 0; i < SET_SLOTS; i++) {
         uintptr_t v = atomic_load(&set[i]);

@@ -5,12 +5,6 @@
 #include "../common.h"
 #include "cairn.h"
 
-static void start(pthread_t *t, void *(*fn)(void *), void *arg)
-{
-    int rc = pthread_create(t, NULL, fn, arg);
-    CHECK(rc == 0, "pthread_create: %s", strerror(rc));
-}
-
 static void bad_free(void *arg)
 {
     (void)arg;
@@ -146,7 +140,7 @@ static void test_threads(void)
 {
     pthread_t t[6];
     int n = t_qemu ? 3 : 6;
-    for (int i = 0; i < n; i++) start(&t[i], worker, (void *)(uintptr_t)i);
+    for (int i = 0; i < n; i++) t_start(&t[i], worker, (void *)(uintptr_t)i);
     for (int i = 0; i < n; i++) pthread_join(t[i], NULL);
     rng r = rng_make(42);
     for (int i = 0; i < 50; i++) api_round(&r);

@@ -11,18 +11,6 @@
 
 static int nthreads(int n) { return t_qemu && n > 4 ? 4 : n; }
 
-static void start(pthread_t *t, void *(*fn)(void *), void *arg)
-{
-    int rc = pthread_create(t, NULL, fn, arg);
-    CHECK(rc == 0, "pthread_create: %s", strerror(rc));
-}
-
-static void join(pthread_t t)
-{
-    int rc = pthread_join(t, NULL);
-    CHECK(rc == 0, "pthread_join: %s", strerror(rc));
-}
-
 typedef struct block {
     unsigned char *p;
     size_t n;
@@ -78,8 +66,8 @@ static void test_churn(void)
 {
     int n = nthreads(8);
     pthread_t t[8];
-    for (int i = 0; i < n; i++) start(&t[i], churn_thread, (void *)(uintptr_t)i);
-    for (int i = 0; i < n; i++) join(t[i]);
+    for (int i = 0; i < n; i++) t_start(&t[i], churn_thread, (void *)(uintptr_t)i);
+    for (int i = 0; i < n; i++) t_join(t[i]);
 }
 
 /* ------------------------------------------------------------------------
@@ -161,8 +149,8 @@ static void test_cross_free(void)
     ring_n = nthreads(RING);
     pthread_t t[RING];
     for (int i = 0; i < ring_n; i++) pthread_mutex_init(&ring[i].lock, NULL);
-    for (int i = 0; i < ring_n; i++) start(&t[i], ring_thread, (void *)(uintptr_t)i);
-    for (int i = 0; i < ring_n; i++) join(t[i]);
+    for (int i = 0; i < ring_n; i++) t_start(&t[i], ring_thread, (void *)(uintptr_t)i);
+    for (int i = 0; i < ring_n; i++) t_join(t[i]);
 }
 
 /* many_to_one: one producer, four consumers freeing its blocks at once. */
@@ -204,10 +192,10 @@ static void test_many_to_one(void)
 {
     pthread_t p, c[CONSUMERS];
     for (int i = 0; i < CONSUMERS; i++) pthread_mutex_init(&mq[i].lock, NULL);
-    for (int i = 0; i < CONSUMERS; i++) start(&c[i], consumer, (void *)(uintptr_t)i);
-    start(&p, producer, NULL);
-    join(p);
-    for (int i = 0; i < CONSUMERS; i++) join(c[i]);
+    for (int i = 0; i < CONSUMERS; i++) t_start(&c[i], consumer, (void *)(uintptr_t)i);
+    t_start(&p, producer, NULL);
+    t_join(p);
+    for (int i = 0; i < CONSUMERS; i++) t_join(c[i]);
 }
 
 /* ------------------------------------------------------------------------
@@ -245,9 +233,9 @@ static void test_exit_live(void)
         for (int i = 0; i < n; i++) {
             args[i].seed = 400 + round * 8 + (uint64_t)i;
             args[i].out = live + nlive + (size_t)i * EXIT_PER;
-            start(&t[i], exit_thread, &args[i]);
+            t_start(&t[i], exit_thread, &args[i]);
         }
-        for (int i = 0; i < n; i++) join(t[i]);
+        for (int i = 0; i < n; i++) t_join(t[i]);
         nlive += (size_t)n * EXIT_PER;
         /* Verify everything still live (older rounds' blocks included: new
          * threads may have adopted the pages they sit in), free half. */
@@ -295,9 +283,9 @@ static void test_many_threads(void)
         pthread_t t[WAVE];
         for (int i = 0; i < WAVE; i++) {
             args[i].seed = 1000 + done + (size_t)i;
-            start(&t[i], short_thread, &args[i]);
+            t_start(&t[i], short_thread, &args[i]);
         }
-        for (int i = 0; i < WAVE; i++) join(t[i]);
+        for (int i = 0; i < WAVE; i++) t_join(t[i]);
         for (int i = 0; i < WAVE; i++)
             for (int j = 0; j < LEFT; j++) check_free(args[i].left[j], "left by a thread, freed by main");
         if (done < warm && done + WAVE >= warm) rss_warm = rss_bytes();

@@ -20,35 +20,6 @@
 
 static int nthreads(void) { return t_qemu ? 2 : 4; }
 
-static void start(pthread_t *t, void *(*fn)(void *), void *arg)
-{
-    int rc = pthread_create(t, NULL, fn, arg);
-    CHECK(rc == 0, "pthread_create: %s", strerror(rc));
-}
-
-static void join(pthread_t t)
-{
-    int rc = pthread_join(t, NULL);
-    CHECK(rc == 0, "pthread_join: %s", strerror(rc));
-}
-
-/* Wait for a child; NULL if it exited 0, else what happened. */
-static const char *reap(pid_t pid)
-{
-    static char why[128];
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR) return "waitpid failed";
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return NULL;
-    if (WIFEXITED(st))
-        snprintf(why, sizeof why, "exited with status %d", WEXITSTATUS(st));
-    else if (WTERMSIG(st) == SIGALRM)
-        snprintf(why, sizeof why, "hung (deadlock?) and was killed by its alarm");
-    else
-        snprintf(why, sizeof why, "killed by signal %d (%s)", WTERMSIG(st), t_signame(WTERMSIG(st)));
-    return why;
-}
-
 /* ------------------------------------------------------------------------
  * One set of slots and its random steps
  * ---------------------------------------------------------------------- */
@@ -229,9 +200,9 @@ static void run_threads(int n, uint64_t seed, size_t steps, const char *prefix)
         w[i].steps = steps;
         w[i].until = NULL;
         snprintf(w[i].who, sizeof w[i].who, "%sthread %d", prefix, i + 1);
-        start(&w[i].t, worker_main, &w[i]);
+        t_start(&w[i].t, worker_main, &w[i]);
     }
-    for (int i = 0; i < n; i++) join(w[i].t);
+    for (int i = 0; i < n; i++) t_join(w[i].t);
 }
 
 static size_t thread_steps(void) { return scaled(300000); }
@@ -253,7 +224,7 @@ static void test_two_processes(void)
         }
     }
     for (int c = 0; c < 2; c++) {
-        const char *why = reap(pid[c]);
+        const char *why = t_reap(pid[c]);
         CHECK(!why, "copy %d of the test: %s", c + 1, why);
     }
 }
@@ -295,10 +266,10 @@ static void child_after_fork(bins *mine, size_t f)
             w[i].steps = 20000;
             w[i].until = NULL;
             snprintf(w[i].who, sizeof w[i].who, "child %zu thread %d", f + 1, i + 1);
-            start(&w[i].t, worker_main, &w[i]);
+            t_start(&w[i].t, worker_main, &w[i]);
         }
         for (size_t i = 0; i < 5000; i++) step(mine);
-        for (int i = 0; i < 2; i++) join(w[i].t);
+        for (int i = 0; i < 2; i++) t_join(w[i].t);
     } else {
         for (size_t i = 0; i < scaled(20000); i++) step(mine);
     }
@@ -316,7 +287,7 @@ static void test_fork_running(void)
         w[i].steps = thread_steps() / 2;
         w[i].until = &stop;
         snprintf(w[i].who, sizeof w[i].who, "parent thread %d", i + 1);
-        start(&w[i].t, worker_main, &w[i]);
+        t_start(&w[i].t, worker_main, &w[i]);
     }
     bins mine;
     bins_init(&mine, SLOTS, 400, "the main thread");
@@ -327,11 +298,11 @@ static void test_fork_running(void)
         pid_t pid = fork();
         CHECK(pid >= 0, "fork failed: %s", strerror(errno));
         if (pid == 0) child_after_fork(&mine, f);
-        const char *why = reap(pid);
+        const char *why = t_reap(pid);
         CHECK(!why, "child %zu of %zu: %s", f + 1, forks, why);
     }
     atomic_store(&stop, 1);
-    for (int i = 0; i < n; i++) join(w[i].t);
+    for (int i = 0; i < n; i++) t_join(w[i].t);
     /* The children's work left the parent's blocks alone. */
     bins_finish(&mine);
 }

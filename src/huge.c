@@ -76,6 +76,18 @@ static void table_delete(huge_entry *e) {
     hg.count--;
 }
 
+/* The statistics: live huge blocks went from `was` to `now` bytes mapped
+ * (size_t differences would wrap on 32-bit: the counter is 64-bit). */
+static void count_bytes(size_t now, size_t was) {
+    if (now <= was) {
+        atomic_fetch_sub_explicit(&cn_count.huge_bytes, was - now, memory_order_relaxed);
+        return;
+    }
+    uint64_t total = atomic_fetch_add_explicit(&cn_count.huge_bytes, now - was, memory_order_relaxed) + (now - was);
+    uint64_t peak = atomic_load_explicit(&cn_count.huge_peak, memory_order_relaxed);
+    while (total > peak && !atomic_compare_exchange_weak(&cn_count.huge_peak, &peak, total)) {}
+}
+
 /* Unmap cached mappings older than the delay (all if `all`); under the lock,
  * returns what to unmap in `out`. */
 static size_t cache_expire(bool all, cache_entry *out) {
@@ -164,9 +176,7 @@ void *cn_huge_alloc(size_t size, size_t alignment, bool zero) {
     cn_lock_release(&huge_lock);
     if (!ok) { cn_os_unmap((void *)base, mapped); return NULL; }
     cn_count_add(&cn_count.huge_allocs, 1);
-    uint64_t now = atomic_fetch_add_explicit(&cn_count.huge_bytes, mapped, memory_order_relaxed) + mapped;
-    uint64_t peak = atomic_load_explicit(&cn_count.huge_peak, memory_order_relaxed);
-    while (now > peak && !atomic_compare_exchange_weak(&cn_count.huge_peak, &peak, now)) {}
+    count_bytes(mapped, 0);
     return (void *)ptr;
 }
 
@@ -192,7 +202,7 @@ cn_huge_status cn_huge_free(void *p) {
     }
     hg.freed[hg.freed_next++ % FREED_RING] = (uintptr_t)p;
     cn_count_add(&cn_count.huge_frees, 1);
-    atomic_fetch_sub_explicit(&cn_count.huge_bytes, e->size, memory_order_relaxed);
+    count_bytes(0, e->size);
     cache_entry c = { e->base, e->size, cn_os_now_ms() };
     table_delete(e);
     size_t limit = (size_t)cn_options[CN_OPT_HUGE_CACHE];
@@ -247,7 +257,7 @@ void *cn_huge_realloc(void *p, size_t size) {
     table_delete(e);
     huge_entry v = { (uintptr_t)q + offset, (uintptr_t)q, need + offset };
     hg.used += table_put(hg.table, hg.cap, v);  /* the deleted slot makes room */
-    atomic_fetch_add_explicit(&cn_count.huge_bytes, v.size - cur.size, memory_order_relaxed);
+    count_bytes(v.size, cur.size);
     hg.count++;
     cn_lock_release(&huge_lock);
     return (void *)v.ptr;

@@ -141,6 +141,9 @@ p = d["pool"]
 assert p["mapped"] == p["descriptors"] + p["slabs"] + p["large"] + p["free"], \
     "mapped != descriptors + slabs + large + free"
 assert d["large"]["count"] == 1 and d["huge"]["count"] == 1, "large / huge counts"
+hb, hp = d["huge"]["bytes"], d["huge"]["peak"]
+assert 2 << 20 <= hb < 3 << 20, f"huge bytes {hb} after a 3 MiB block shrank to 2 MiB"
+assert hp >= 3 << 20, f"huge peak {hp} below the 3 MiB block"
 assert any(h["nr"] == 0 and h["state"] == "live" for h in d["heaps"]), "no live heap 0"
 assert "CAIRN_HUGE_THRESHOLD" in d["options"], "options missing"
 '

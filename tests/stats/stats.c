@@ -2,7 +2,7 @@
  * one statistics function and prints what the script checks.
  *
  *   pattern   1000 blocks of 100 B, one large (200000 B) and one huge
- *             (2 MiB) block; prints mallinfo2 figures before and after each,
+ *             (3 MiB, then shrunk to 2 MiB by realloc) block; prints mallinfo2 figures before and after each,
  *             then malloc_stats() on stderr
  *   info      the pattern, then malloc_info(0, stdout); checks EINVAL
  *   json      the pattern, then cairn_stats_json() with no, a small and a
@@ -38,7 +38,8 @@ static void pattern(int print) {
     struct mallinfo2 b = mallinfo2();
     large_block = malloc(200000);
     struct mallinfo2 c = mallinfo2();
-    huge_block = malloc(2 << 20);
+    huge_block = malloc(3 << 20);
+    huge_block = realloc(huge_block, 2 << 20);  /* shrinks in place: the counters go down */
     struct mallinfo2 d = mallinfo2();
     struct mallinfo m = mallinfo();
     if (print) {

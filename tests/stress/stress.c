@@ -159,11 +159,55 @@ static void verify_prefix(const char *when, const blk *b, size_t n)
 }
 static void verify(const char *when, const blk *b) { verify_prefix(when, b, b->size); }
 
+/* An allocation failed: before failing, tell where the address space went
+ * (the mappings of /proc/self/maps, summed, and the largest hole between
+ * them below 4 GiB) and what the allocator says of itself. */
+static void oom_report(void)
+{
+    static char buf[1 << 16];
+    int fd = open("/proc/self/maps", O_RDONLY);
+    if (fd >= 0) {
+        uint64_t total = 0, hole = 0, prev_end = 0x10000, count = 0;
+        size_t have = 0;
+        ssize_t r;
+        while ((r = read(fd, buf + have, sizeof buf - 1 - have)) > 0) {
+            have += (size_t)r;
+            buf[have] = 0;
+            char *line = buf, *nl;
+            while ((nl = strchr(line, '\n'))) {
+                *nl = 0;
+                unsigned long long lo, hi;
+                if (sscanf(line, "%llx-%llx", &lo, &hi) == 2) {
+                    total += hi - lo;
+                    count++;
+                    if (lo > prev_end && lo - prev_end > hole && hi <= 0x100000000ull) hole = lo - prev_end;
+                    prev_end = hi;
+                }
+                line = nl + 1;
+            }
+            have = (size_t)(buf + have - line);
+            memmove(buf, line, have);
+        }
+        close(fd);
+        fprintf(stderr, "stress: out of memory: %llu mappings, %.1f MiB mapped, largest hole %.1f MiB\n",
+                (unsigned long long)count, total / 1048576.0, hole / 1048576.0);
+    }
+#ifndef STRESS_PREFIXED
+    if (!FN_PRESENT(cairn_stats_json)) return;
+#endif
+    size_t n = cairn_stats_json(buf, sizeof buf);
+    if (n > 0 && n < sizeof buf) fprintf(stderr, "stress: %.*s\n", (int)n, buf);
+}
+
 /* A fresh block: aligned, big enough, zero if from calloc; then stamp it. */
 static void take_new(const char *fn, blk *b, unsigned char *p, size_t size, size_t align, bool zero,
                      uint32_t id, uint32_t *serial)
 {
-    if (!p) FAILF("%s(%zu) returned NULL (errno %d)", fn, size, errno);
+    if (!p) {
+        int e = errno;
+        oom_report();
+        FAILF("%s(%zu) returned NULL (errno %d)", fn, size, e);
+    }
     if ((uintptr_t)p % align) FAILF("%s(%zu) returned %p, not aligned to %zu", fn, size, (void *)p, align);
     size_t us = S_USABLE(p);
     if (us < size) FAILF("%s(%zu) returned %p whose usable size is only %zu", fn, size, (void *)p, us);
@@ -304,7 +348,10 @@ static void do_alloc(wstate *s, blk *b)
         size_t a = rand_align(&s->r);
         void *q = NULL;
         int e = S_POSIX_MEMALIGN(&q, a, size);
-        if (e) FAILF("posix_memalign(%zu, %zu) failed: %s", a, size, strerror(e));
+        if (e) {
+            oom_report();
+            FAILF("posix_memalign(%zu, %zu) failed: %s", a, size, strerror(e));
+        }
         take_new("posix_memalign", b, HIDE((unsigned char *)q), size, a, false, w->id, &s->serial);
     } else {
         size_t a = rand_align(&s->r);
@@ -560,7 +607,8 @@ int main(int argc, char **argv)
     if (nthreads < 1) nthreads = 1;
     if (nthreads > MAX_THREADS) nthreads = MAX_THREADS;
     bool stats = env_long("CAIRN_STRESS_STATS", 1) != 0;
-    uint64_t seed = (uint64_t)env_long("CAIRN_STRESS_SEED", 0);
+    const char *seed_env = getenv("CAIRN_STRESS_SEED");
+    uint64_t seed = seed_env && *seed_env ? strtoull(seed_env, NULL, 0) : 0;
     if (!seed) seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
     main_rng = rng_make(seed);
     /* A 32-bit process (under qemu) has 4 GiB of address space at most. */

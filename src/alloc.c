@@ -7,7 +7,7 @@
 
 cn_class cn_classes[CN_NCLASS];
 cn_counters cn_count;
-uint8_t  cn_class_of_small[CN_FAST_MAX / CN_ALIGN + 1];
+uint8_t  cn_class_of_small[CN_FAST_MAX + 1];
 
 void *cn_malloc(size_t n) { return cn_malloc_fast(n); }
 
@@ -39,8 +39,7 @@ void cn_classes_init(void) {
         c->div_inv = inv;
         c->div_shift = (uint8_t)shift;
     }
-    for (size_t i = 0; i <= CN_FAST_MAX / CN_ALIGN; i++)
-        cn_class_of_small[i] = (uint8_t)cn_size_class_calc(i * CN_ALIGN);
+    for (size_t n = 0; n <= CN_FAST_MAX; n++) cn_class_of_small[n] = (uint8_t)cn_size_class_calc(n);
 }
 
 /* ---------------------------------------------------------------------------
@@ -237,9 +236,13 @@ void *cn_reallocarray(void *p, size_t count, size_t size) {
 int cn_trim(size_t pad) {
     (void)pad;
     cn_heap *h = cn_tls_heap;
-    if (h != &cn_heap_empty) cn_heap_drain(h);
+    bool kept = false;
+    if (h != &cn_heap_empty) {
+        cn_heap_drain(h);
+        kept = cn_heap_release_kept(h);      /* the caller's empty pages too */
+    }
     cn_heaps_collect_dead();
-    size_t released = cn_pool_purge(true);
+    size_t released = cn_pool_purge(true) + kept;
     released += cn_huge_release_cache();
     return released > 0;
 }

@@ -41,7 +41,8 @@ static void heap_reset(cn_heap *h) {
         h->queue[i].first = h->queue[i].last = NULL;
     }
     h->full.first = h->full.last = NULL;
-    h->empty_kept = 0;
+    h->kept_new.first = h->kept_new.last = h->kept_old.first = h->kept_old.last = NULL;
+    h->kept_pages = 0;
 }
 
 /* ---------------------------------------------------------------------------
@@ -125,6 +126,7 @@ static void heap_abandon(cn_heap *h) {
         }
     }
     cn_lock_release(&cn_orphan_lock);
+    cn_heap_release_kept(h);
     heap_reset(h);
     cn_heap_drain(h);              /* frees that raced with the hand-over */
 }

@@ -237,7 +237,11 @@ void *cn_huge_realloc(void *p, size_t size) {
     huge_entry cur = *e;
     cn_lock_release(&huge_lock);
     size_t offset = cur.ptr - cur.base;
-    if (need + offset == cur.size) return p;
+    /* Smaller, but not by a quarter: keep the mapping as it is.  (Growth
+     * adds a quarter ahead, and a buffer grown in small steps would
+     * otherwise lose it on its next step and map it again on the one
+     * after.) */
+    if (need + offset <= cur.size && cur.size - (need + offset) < cur.size / 4) return p;
     void *q;
     if (need + offset < cur.size) {           /* shrink in place: unmap the tail */
         cn_os_unmap((void *)(cur.base + need + offset), cur.size - need - offset);

@@ -11,9 +11,16 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The statistics count what the OS refused (and why, the last time). */
+static void map_refused(void) {
+    atomic_store_explicit(&cn_count.map_errno, errno, memory_order_relaxed);
+    atomic_fetch_add_explicit(&cn_count.map_refused, 1, memory_order_relaxed);
+}
+
 void *cn_os_map(size_t size) {
     int e = errno;
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) map_refused();
     errno = e;
     return p == MAP_FAILED ? NULL : p;
 }
@@ -47,6 +54,7 @@ void cn_os_purge(void *p, size_t size) {
 void *cn_os_grow(void *p, size_t old_size, size_t new_size) {
     int e = errno;
     void *q = mremap(p, old_size, new_size, MREMAP_MAYMOVE);
+    if (q == MAP_FAILED) map_refused();
     errno = e;
     return q == MAP_FAILED ? NULL : q;
 }

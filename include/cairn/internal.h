@@ -105,7 +105,7 @@ typedef struct cn_class {
     uint8_t  div_shift;
 } cn_class;
 extern cn_class cn_classes[CN_NCLASS];
-extern uint8_t  cn_class_of_small[CN_FAST_MAX / CN_ALIGN + 1];
+extern uint8_t  cn_class_of_small[CN_FAST_MAX + 1];   /* by byte: no rounding on the fast path */
 void cn_classes_init(void);
 
 /* The class of n bytes: 16-byte steps to 128, then 4 per power of two. */
@@ -116,7 +116,7 @@ static inline unsigned cn_size_class_calc(size_t n) {
     return 8 + (b - 7) * 4 + (unsigned)(m >> (b - 2)) - 4;
 }
 static inline unsigned cn_size_class(size_t n) {
-    if (cn_likely(n <= CN_FAST_MAX)) return cn_class_of_small[(n + CN_ALIGN - 1) / CN_ALIGN];
+    if (cn_likely(n <= CN_FAST_MAX)) return cn_class_of_small[n];
     return cn_size_class_calc(n);
 }
 
@@ -226,12 +226,12 @@ void  cn_page_list_remove(cn_page_list *l, cn_page *pg);
 cn_page *cn_heap_find_page(cn_heap *h, unsigned cls);
 /* A local free noticed that the page was full or is now empty. */
 void  cn_page_after_free(cn_heap *h, cn_page *pg);
-/* Give an empty page back to the pool. */
-void  cn_page_release(cn_heap *h, cn_page *pg);
 /* Stop allocating from any page (before the heap is abandoned). */
 void  cn_heap_unpin_all(cn_heap *h);
 /* Give back the empty pages h keeps (when the OS is short of memory). */
 bool  cn_heap_release_empty(cn_heap *h);
+/* Give back h's kept lists; true if there was any page. */
+bool  cn_heap_release_kept(cn_heap *h);
 
 /* ---------------------------------------------------------------------------
  * heap.c
@@ -290,6 +290,8 @@ typedef struct cn_counters {
     _Atomic uint64_t large_allocs, large_frees;
     _Atomic uint64_t huge_allocs, huge_frees;
     _Atomic uint64_t huge_bytes, huge_peak;     /* mapped by live huge blocks */
+    _Atomic uint64_t map_refused;               /* mmap calls that failed     */
+    _Atomic int      map_errno;                 /* the last one's errno       */
 } cn_counters;
 extern cn_counters cn_count;
 static inline void cn_count_add(_Atomic uint64_t *c, uint64_t n) {

@@ -118,11 +118,12 @@ _Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= 0xffff, "the segment map holds 
 #define CN_PF_DIRTY   1   /* free page: may hold data (not purged)          */
 #define CN_PF_FULL    2   /* slab: in the heap's full list                   */
 #define CN_PF_ZERO    4   /* large: memory known to be zero                  */
-#define CN_PF_KEPT    8   /* slab: empty, kept by its heap for reuse         */
+#define CN_PF_KEPT    8   /* slab: empty, in its heap's kept lists           */
 
-/* Empty slabs a heap keeps instead of returning them to the pool. */
-#ifndef CN_HEAP_KEEP_EMPTY
-#define CN_HEAP_KEEP_EMPTY 8
+/* Pages of empty slabs a heap keeps, at most, instead of returning them to
+ * the pool (for between one and two CAIRN_PURGE_DELAY_MS; see page.c). */
+#ifndef CN_HEAP_KEEP_PAGES
+#define CN_HEAP_KEEP_PAGES 256
 #endif
 
 /* A segment is its array of descriptors.  pages[0] describes page 0 itself
@@ -148,7 +149,9 @@ typedef struct cn_heap {
     cn_page_list full;               /* pages with none                     */
     uintptr_t remote_key;            /* encodes the links of `remote`       */
     uint64_t rng;                    /* key generator state                 */
-    uint32_t empty_kept;             /* pages flagged CN_PF_KEPT            */
+    cn_page_list kept_new, kept_old; /* empty slabs kept, two generations   */
+    uint32_t kept_pages;             /* pages in them                       */
+    uint64_t kept_turn;              /* when the generations last turned (ms) */
     struct cn_heap *next_all;        /* every heap ever made                */
     struct cn_heap *next_free;       /* dead heaps, for reuse               */
     int state;                       /* cn_heap_state                       */

@@ -133,7 +133,7 @@ fi
 check_json='
 import json, sys
 d = json.load(open(sys.argv[1]))
-for k in ("version", "options", "pool", "classes", "heaps", "large", "huge", "totals", "peak"):
+for k in ("version", "options", "pool", "classes", "heaps", "large", "huge", "os", "totals", "peak"):
     assert k in d, f"no {k}"
 c = [c for c in d["classes"] if c["size"] == 112]
 assert c and c[0]["used"] >= 1000, "112-B class: fewer than 1000 used"
@@ -147,6 +147,21 @@ assert hp >= 3 << 20, f"huge peak {hp} below the 3 MiB block"
 assert any(h["nr"] == 0 and h["state"] == "live" for h in d["heaps"]), "no live heap 0"
 assert "CAIRN_HUGE_THRESHOLD" in d["options"], "options missing"
 '
+# --- what the OS refused (qemu-i386 ignores RLIMIT_AS: 64-bit only) ----------
+if [ "$tag" = 64 ]; then
+    if run refused refused; then
+        py os_refused '
+import json, sys
+out = open(sys.argv[1]).read().split()
+assert out[:4] == ["null", "1", "errno", "12"], f"malloc(1 GiB) under the cap: {out}"
+os_ = json.load(open(sys.argv[2]))["os"]
+assert os_["map_refused"] >= 1 and os_["last_errno"] == 12, f"os statistics {os_}"
+' "$work/refused.out" "$work/refused.err"
+    else
+        fail os_refused "program failed: $(tail -2 "$work/refused.err" | tr '\n' ' ')"
+    fi
+fi
+
 if run json json; then
     py cairn_stats_json "$check_json" "$work/json.out"
     py cairn_stats_json_length '

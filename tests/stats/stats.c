@@ -11,6 +11,8 @@
  *   threads   4 threads hold blocks while the main thread takes statistics
  *             over and over (and others allocate and free meanwhile)
  *   noalloc   the statistics functions allocate nothing
+ *   refused   a 1 GiB malloc under RLIMIT_AS 256 MiB above the mapped
+ *             size: NULL and ENOMEM, and the JSON's "os" counts the refusal
  *   exit      the pattern, then exit (for CAIRN_STATS)
  */
 #define _GNU_SOURCE
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 size_t cairn_stats_json(char *buf, size_t len);
 void cairn_print_stats(int fd);
@@ -184,6 +187,26 @@ static int mode_noalloc(void) {
     return 0;
 }
 
+/* The address space capped 256 MiB above what is mapped now: a 1 GiB
+ * block must fail, and the statistics must say the OS refused it. */
+static int mode_refused(void) {
+    free(malloc(64));                                 /* the allocator is up */
+    struct rlimit rl = { 0, 0 };
+    getrlimit(RLIMIT_AS, &rl);
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    if (!f || fscanf(f, "%lu", &pages) != 1) return 3;
+    fclose(f);
+    rl.rlim_cur = (rlim_t)pages * 4096 + (256u << 20);
+    if (setrlimit(RLIMIT_AS, &rl) != 0) return 3;
+    errno = 0;
+    void *p = malloc((size_t)1 << 30);
+    printf("null %d errno %d\n", p == NULL, errno);
+    cairn_stats_json(jbuf, sizeof jbuf);
+    fputs(jbuf, stderr);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "pattern";
     if (!strcmp(mode, "pattern")) {
@@ -196,6 +219,7 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "mallopt")) return mode_mallopt();
     if (!strcmp(mode, "threads")) return mode_threads();
     if (!strcmp(mode, "noalloc")) return mode_noalloc();
+    if (!strcmp(mode, "refused")) return mode_refused();
     if (!strcmp(mode, "exit")) {
         pattern(0);
         return 0;

@@ -199,12 +199,46 @@ static void oom_report(void)
     if (n > 0 && n < sizeof buf) fprintf(stderr, "stress: %.*s\n", (int)n, buf);
 }
 
+/* An allocation returned NULL.  That is right, and no failure of the
+ * allocator, when the OS refused it memory: errno must be ENOMEM and the
+ * allocator's statistics must count refused mappings ("os" in
+ * cairn_stats_json).  The first few are reported with the address-space
+ * summary; more than MAX_REFUSED of them fail the run (the environment is
+ * then too short of memory for a stress).  Anything else is a failure. */
+#define MAX_REFUSED 20
+static _Atomic uint64_t t_refused;
+static bool os_refused(int err)
+{
+    if (err != ENOMEM) return false;
+#ifndef STRESS_PREFIXED
+    if (!FN_PRESENT(cairn_stats_json)) return false;
+#endif
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static char buf[1 << 16];
+    pthread_mutex_lock(&lock);
+    unsigned long long refused = 0;
+    int last = 0;
+    size_t n = cairn_stats_json(buf, sizeof buf);
+    const char *os = n < sizeof buf ? strstr(buf, "\"os\": {\"map_refused\": ") : NULL;
+    if (os) sscanf(os, "\"os\": {\"map_refused\": %llu, \"last_errno\": %d", &refused, &last);
+    uint64_t k = refused ? atomic_fetch_add(&t_refused, 1) + 1 : 0;
+    if (k && k <= 3) {
+        fprintf(stderr, "stress: NULL with ENOMEM: the OS refused %llu mappings so far (last errno %d)\n",
+                refused, last);
+        oom_report();
+    }
+    pthread_mutex_unlock(&lock);
+    if (k > MAX_REFUSED) FAILF("the OS refused memory %llu times (see the log)", (unsigned long long)k);
+    return k != 0;
+}
+
 /* A fresh block: aligned, big enough, zero if from calloc; then stamp it. */
-static void take_new(const char *fn, blk *b, unsigned char *p, size_t size, size_t align, bool zero,
+static bool take_new(const char *fn, blk *b, unsigned char *p, size_t size, size_t align, bool zero,
                      uint32_t id, uint32_t *serial)
 {
     if (!p) {
         int e = errno;
+        if (os_refused(e)) return false;
         oom_report();
         FAILF("%s(%zu) returned NULL (errno %d)", fn, size, e);
     }
@@ -221,6 +255,7 @@ static void take_new(const char *fn, blk *b, unsigned char *p, size_t size, size
     b->align = align;
     b->stamp = ((uint64_t)id << 32) | (*serial)++;
     pattern_fill(p, size, seed_of(b->stamp));
+    return true;
 }
 
 static void release(const char *when, blk *b)
@@ -332,32 +367,34 @@ static void do_alloc(wstate *s, blk *b)
     size_t size = rand_size(&s->r);
     unsigned k = (unsigned)(rng_next(&s->r) % 100);
     unsigned char *p;
+    bool got;
     if (k < 50) {
         p = HIDE((unsigned char *)S_MALLOC(size));
-        take_new("malloc", b, p, size, MALLOC_ALIGN, false, w->id, &s->serial);
+        got = take_new("malloc", b, p, size, MALLOC_ALIGN, false, w->id, &s->serial);
     } else if (k < 70) {
         size_t el = (size_t)1 << rng_range(&s->r, 0, 4);      /* 1 .. 16 */
         size_t count = (size + el - 1) / el;
         p = HIDE((unsigned char *)S_CALLOC(count, el));
-        take_new("calloc", b, p, count * el, MALLOC_ALIGN, true, w->id, &s->serial);
+        got = take_new("calloc", b, p, count * el, MALLOC_ALIGN, true, w->id, &s->serial);
         size = count * el;
     } else if (k < 75) {
         p = HIDE((unsigned char *)S_REALLOC(NULL, size));
-        take_new("realloc(NULL)", b, p, size, MALLOC_ALIGN, false, w->id, &s->serial);
+        got = take_new("realloc(NULL)", b, p, size, MALLOC_ALIGN, false, w->id, &s->serial);
     } else if (k < 88) {
         size_t a = rand_align(&s->r);
         void *q = NULL;
         int e = S_POSIX_MEMALIGN(&q, a, size);
-        if (e) {
+        if (e && !os_refused(e)) {
             oom_report();
             FAILF("posix_memalign(%zu, %zu) failed: %s", a, size, strerror(e));
         }
-        take_new("posix_memalign", b, HIDE((unsigned char *)q), size, a, false, w->id, &s->serial);
+        got = !e && take_new("posix_memalign", b, HIDE((unsigned char *)q), size, a, false, w->id, &s->serial);
     } else {
         size_t a = rand_align(&s->r);
         p = HIDE((unsigned char *)S_ALIGNED_ALLOC(a, size));
-        take_new("aligned_alloc", b, p, size, a, false, w->id, &s->serial);
+        got = take_new("aligned_alloc", b, p, size, a, false, w->id, &s->serial);
     }
+    if (!got) return;
     account((int64_t)size, 1);
     s->mine += size;
     w->allocs++;
@@ -377,7 +414,11 @@ static void do_realloc(wstate *s, blk *b)
     }
     verify("realloc (before)", b);
     unsigned char *q = HIDE((unsigned char *)S_REALLOC(b->p, n));
-    if (!q) FAILF("realloc(%p, %zu) returned NULL (errno %d)", (void *)b->p, n, errno);
+    if (!q) {
+        int e = errno;
+        if (os_refused(e)) return;                 /* the block is still there */
+        FAILF("realloc(%p, %zu) returned NULL (errno %d)", (void *)b->p, n, e);
+    }
     blk old = *b;
     old.p = q;
     old.align = MALLOC_ALIGN;
@@ -683,6 +724,11 @@ int main(int argc, char **argv)
                  (unsigned long long)t_adopted, (unsigned long long)leftover,
                  (double)atomic_load_explicit(&peak_bytes, memory_order_relaxed) / (double)MiB);
     t_write_all(1, line, (size_t)(n < (int)sizeof line ? n : (int)sizeof line - 1));
+    if (atomic_load(&t_refused)) {
+        n = snprintf(line, sizeof line, "stress: %llu allocations failed cleanly because the OS refused memory\n",
+                     (unsigned long long)atomic_load(&t_refused));
+        t_write_all(1, line, (size_t)(n < (int)sizeof line ? n : (int)sizeof line - 1));
+    }
     t_report(1, t_name, NULL);
     return t_finish();          /* t_init's check that Cairn is loaded may have failed */
 }

@@ -186,7 +186,7 @@ void *cn_pvalloc(size_t n) {
  * ------------------------------------------------------------------------- */
 static size_t usable_of(const void *p, cn_ptr_kind kind, cn_page *pg) {
     switch (kind) {
-    case CN_PTR_SLAB:  return pg->block_size;
+    case CN_PTR_SLAB:  return cn_classes[pg->cls].size;
     case CN_PTR_LARGE: return (size_t)pg->npages * CN_PAGE_SIZE;
     default:           return cn_huge_usable(p);
     }

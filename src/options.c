@@ -24,7 +24,7 @@ static const cn_option_desc option_table[CN_OPT_COUNT] = {
                                  "bytes of free pages kept resident at most, whatever the delay", false },
     [CN_OPT_HUGE_THRESHOLD]  = { "CAIRN_HUGE_THRESHOLD", 1L << 20,
                                  "blocks larger than this get their own mapping", false },
-    [CN_OPT_HUGE_CACHE]      = { "CAIRN_HUGE_CACHE", sizeof(void *) == 8 ? 256L << 20 : 64L << 20,
+    [CN_OPT_HUGE_CACHE]      = { "CAIRN_HUGE_CACHE", 64L << 20,
                                  "bytes of freed huge mappings kept for reuse", false },
     [CN_OPT_STATS]           = { "CAIRN_STATS", 0,
                                  "1: malloc_stats() at exit; json:PATH: JSON statistics to PATH at exit", true },

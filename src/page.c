@@ -43,7 +43,7 @@ void cn_page_list_remove(cn_page_list *l, cn_page *pg) {
 
 /* Put up to CN_EXTEND_BYTES of never-used blocks on the free list. */
 static void page_extend(cn_page *pg) {
-    size_t bs = pg->block_size;
+    size_t bs = cn_classes[pg->cls].size;
     size_t n = CN_EXTEND_BYTES / bs;
     if (n == 0) n = 1;
     if (n > (size_t)(pg->capacity - pg->carved)) n = (size_t)(pg->capacity - pg->carved);
@@ -67,7 +67,6 @@ static void page_init(cn_heap *h, cn_page *pg, unsigned cls) {
     pg->key = (uintptr_t)cn_heap_next_key(h) | 1;
     pg->used = 0;
     pg->carved = 0;
-    pg->block_size = c->size;
     pg->capacity = c->capacity;
     pg->div_inv = c->div_inv;
     pg->div_shift = c->div_shift;

@@ -98,10 +98,10 @@ typedef struct cn_page {
     uintptr_t key;                /* slab: free-list encoding key             */
     _Atomic(struct cn_heap *) owner; /* slab: owning heap; NULL otherwise     */
     struct cn_page *next, *prev;  /* heap queue, or pool free list            */
-    uint32_t block_size;          /* slab: bytes per block                    */
+    uint32_t capacity;            /* slab: blocks that fit in the span (32 bits:
+                                     free's check compares it from memory)   */
     uint32_t div_inv;             /* slab: see cn_block_index()               */
     uint32_t used;                /* slab: blocks out (incl. remote frees)    */
-    uint16_t capacity;            /* slab: blocks that fit in the span        */
     uint16_t carved;              /* slab: blocks ever put on the free list   */
     uint16_t npages;              /* first page of a span: its length         */
     uint16_t back;                /* tail pages: distance to the first page   */

@@ -134,14 +134,14 @@ void *cn_huge_alloc(size_t size, size_t alignment, bool zero) {
         for (int i = 0; i < HUGE_CACHE_SLOTS; i++) {
             cache_entry *c = &hg.cache[i];
             if (!c->base) continue;
-            uintptr_t at = (c->base + alignment - 1) & ~(uintptr_t)(alignment - 1);
-            if (at + need <= c->base + c->size && c->size - need <= need / 4 + (alignment > ps ? alignment : 0) &&
+            size_t skip = cn_align_gap(c->base, alignment);
+            if (skip <= c->size && c->size - skip >= need && c->size - need <= need / 4 + (alignment > ps ? alignment : 0) &&
                 (best < 0 || c->size < hg.cache[best].size))
                 best = i;
         }
         if (best >= 0) {
             base = hg.cache[best].base;
-            ptr = (base + alignment - 1) & ~(uintptr_t)(alignment - 1);
+            ptr = base + cn_align_gap(base, alignment);
             mapped = hg.cache[best].size;
             hg.cache_bytes -= mapped;
             hg.cache[best].base = 0;
@@ -158,7 +158,7 @@ void *cn_huge_alloc(size_t size, size_t alignment, bool zero) {
         if (!p && cn_pool_release_cached()) p = cn_os_map(need + extra);
         if (!p) return NULL;
         base = (uintptr_t)p;
-        ptr = (base + alignment - 1) & ~(uintptr_t)(alignment - 1);
+        ptr = base + cn_align_gap(base, alignment);
         if (ptr > base) cn_os_unmap(p, ptr - base);
         if (extra > ptr - base) cn_os_unmap((void *)(ptr + need), extra - (ptr - base));
         base = ptr;

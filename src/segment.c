@@ -289,7 +289,7 @@ cn_page *cn_span_alloc_aligned(size_t npages, size_t align_pages, cn_kind kind, 
     if (s) {
         list_remove(s);
         uintptr_t a = cn_page_addr(s), align = align_pages * CN_PAGE_SIZE;
-        size_t skip = (((a + align - 1) & ~(align - 1)) - a) / CN_PAGE_SIZE;
+        size_t skip = cn_align_gap(a, align) / CN_PAGE_SIZE;
         if (skip) {                                  /* give back the pages before it */
             size_t total = s->npages;
             span_publish(s, skip);

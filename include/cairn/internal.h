@@ -33,6 +33,13 @@
 #define cn_hidden      __attribute__((visibility("hidden")))
 #define cn_export      __attribute__((visibility("default")))
 
+/* Bytes from address a up to the next multiple of align (a power of two).
+ * Never (a + align - 1) & -align: near the top of a 32-bit address space
+ * that sum wraps around to a small address. */
+static inline size_t cn_align_gap(uintptr_t a, size_t align) {
+    return (size_t)(-a & (align - 1));
+}
+
 #define CN_STR_(x) #x
 #define CN_STR(x)  CN_STR_(x)
 #define CN_VERSION_STRING CN_STR(CAIRN_VERSION_MAJOR) "." CN_STR(CAIRN_VERSION_MINOR) "." CN_STR(CAIRN_VERSION_PATCH)

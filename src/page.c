@@ -108,7 +108,6 @@ static void kept_free_list(cn_heap *h, cn_page_list *l) {
     while ((pg = l->first) != NULL) {
         cn_page_list_remove(l, pg);
         h->kept_pages -= pg->npages;
-        pg->flags = 0;
         cn_span_free(pg);
     }
 }
@@ -130,15 +129,14 @@ bool cn_heap_release_kept(cn_heap *h) {
     return any;
 }
 
-/* A page with no block out and not current: keep it, or give it back. */
+/* A page with no block out and not current (nor full: its flags are 0):
+ * keep it, or give it back. */
 static void page_emptied(cn_heap *h, cn_page *pg) {
     cn_page_list_remove(&h->queue[pg->cls], pg);
     if (h->state != CN_HEAP_LIVE || h->kept_pages + pg->npages > CN_HEAP_KEEP_PAGES) {
-        pg->flags = 0;
         cn_span_free(pg);
         return;
     }
-    pg->flags |= CN_PF_KEPT;
     cn_page_list_push(&h->kept_new, pg);
     h->kept_pages += pg->npages;
     kept_age(h);
@@ -148,7 +146,6 @@ static void page_emptied(cn_heap *h, cn_page *pg) {
 static cn_page *kept_take(cn_heap *h, cn_page_list *l, cn_page *pg, unsigned cls) {
     cn_page_list_remove(l, pg);
     h->kept_pages -= pg->npages;
-    pg->flags = 0;
     if (pg->cls != cls) page_init(h, pg, cls);       /* same length, other class: a new free list */
     cn_page_list_push(&h->queue[cls], pg);
     return pg;

@@ -118,7 +118,6 @@ _Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= 0xffff, "the segment map holds 
 #define CN_PF_DIRTY   1   /* free page: may hold data (not purged)          */
 #define CN_PF_FULL    2   /* slab: in the heap's full list                   */
 #define CN_PF_ZERO    4   /* large: memory known to be zero                  */
-#define CN_PF_KEPT    8   /* slab: empty, in its heap's kept lists           */
 
 /* Pages of empty slabs a heap keeps, at most, instead of returning them to
  * the pool (for between one and two CAIRN_PURGE_DELAY_MS; see page.c). */

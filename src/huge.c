@@ -117,53 +117,95 @@ size_t cn_huge_release_cache(void) {
     return n;
 }
 
+/* The cached mapping to reuse for `need` bytes at `alignment` (under the
+ * lock; -1 if none): the smallest that holds the block; failing that, for a
+ * block needing no more than page alignment, the largest, which mremap then
+ * grows.  Either way its resident pages are reused: churn of big buffers
+ * would otherwise fault in fresh pages for every block. */
+static int cache_pick(size_t need, size_t alignment, size_t ps) {
+    int fit = -1, grow = -1;
+    for (int i = 0; i < HUGE_CACHE_SLOTS; i++) {
+        cache_entry *c = &hg.cache[i];
+        if (!c->base) continue;
+        size_t skip = cn_align_gap(c->base, alignment);
+        if (skip <= c->size && c->size - skip >= need) {
+            if (fit < 0 || c->size < hg.cache[fit].size) fit = i;
+        } else if (alignment <= ps && (grow < 0 || c->size > hg.cache[grow].size)) {
+            grow = i;
+        }
+    }
+    return fit >= 0 ? fit : grow;
+}
+
 void *cn_huge_alloc(size_t size, size_t alignment, bool zero) {
     size_t ps = cn_os_page_size();
     if (size > SIZE_MAX - 2 * alignment - ps) return NULL;
     size_t need = (size + ps - 1) & ~(ps - 1);
     uintptr_t base = 0, ptr = 0;
-    size_t mapped = need;
+    size_t mapped = need, dirty = 0;
     cache_entry old[HUGE_CACHE_SLOTS];
     size_t nold = 0;
 
     cn_lock_acquire(&huge_lock);
-    {   /* Reuse a cached mapping that fits well: the block starts at the
-         * first aligned address in it, and at most a quarter of the block
-         * (plus the alignment) goes unused. */
-        int best = -1;
-        for (int i = 0; i < HUGE_CACHE_SLOTS; i++) {
-            cache_entry *c = &hg.cache[i];
-            if (!c->base) continue;
-            size_t skip = cn_align_gap(c->base, alignment);
-            if (skip <= c->size && c->size - skip >= need && c->size - need <= need / 4 + (alignment > ps ? alignment : 0) &&
-                (best < 0 || c->size < hg.cache[best].size))
-                best = i;
-        }
-        if (best >= 0) {
-            base = hg.cache[best].base;
-            ptr = base + cn_align_gap(base, alignment);
-            mapped = hg.cache[best].size;
-            hg.cache_bytes -= mapped;
-            hg.cache[best].base = 0;
-        }
+    int pick = cache_pick(need, alignment, ps);
+    if (pick >= 0) {
+        base = hg.cache[pick].base;
+        mapped = hg.cache[pick].size;
+        hg.cache_bytes -= mapped;
+        hg.cache[pick].base = 0;
     }
     nold = cache_expire(false, old);
     cn_lock_release(&huge_lock);
     unmap_all(old, nold);
 
-    bool fresh = !base;
+    if (base) {
+        ptr = base + cn_align_gap(base, alignment);
+        if (ptr + need > base + mapped) {            /* too small: grow it */
+            void *q = cn_os_grow((void *)base, mapped, need);
+            if (q) {
+                dirty = mapped;
+                base = ptr = (uintptr_t)q;
+                mapped = need;
+            } else {
+                cn_os_unmap((void *)base, mapped);
+                base = 0;
+            }
+        } else {
+            /* Bigger than needed: keep a quarter ahead (realloc grows into
+             * it), give the rest back. */
+            size_t keep = ptr - base + need + need / 4;
+            keep = (keep + ps - 1) & ~(ps - 1);
+            if (keep < mapped) {
+                cn_os_unmap((void *)(base + keep), mapped - keep);
+                mapped = keep;
+            }
+            dirty = need;
+        }
+    }
     if (!base) {
-        size_t extra = alignment > ps ? alignment - ps : 0;
+        /* A block of 2 MiB or more starts on a 2 MiB boundary, where the
+         * kernel can back it with transparent huge pages. */
+        bool thp = cn_options[CN_OPT_THP] && need >= CN_THP_SIZE;
+        size_t place = thp && alignment < CN_THP_SIZE ? CN_THP_SIZE : alignment;
+        size_t extra = place > ps ? place - ps : 0;
         void *p = cn_os_map(need + extra);
+        if (!p && place > alignment) {          /* short of address space: no THP */
+            place = alignment;
+            extra = alignment > ps ? alignment - ps : 0;
+            p = cn_os_map(need + extra);
+        }
         if (!p && cn_pool_release_cached()) p = cn_os_map(need + extra);
         if (!p) return NULL;
         base = (uintptr_t)p;
-        ptr = base + cn_align_gap(base, alignment);
+        ptr = base + cn_align_gap(base, place);
         if (ptr > base) cn_os_unmap(p, ptr - base);
         if (extra > ptr - base) cn_os_unmap((void *)(ptr + need), extra - (ptr - base));
         base = ptr;
+        mapped = need;
+        if (thp) cn_os_huge_pages((void *)ptr, need, true);
     }
-    if (zero && !fresh) memset((void *)ptr, 0, size);
+    /* Only what came from the cache may hold old contents. */
+    if (zero && dirty) memset((void *)ptr, 0, dirty < size ? dirty : size);
 
     cn_lock_acquire(&huge_lock);
     bool ok = table_reserve();
@@ -206,7 +248,7 @@ cn_huge_status cn_huge_free(void *p) {
     cache_entry c = { e->base, e->size, cn_os_now_ms() };
     table_delete(e);
     size_t limit = (size_t)cn_options[CN_OPT_HUGE_CACHE];
-    while (c.size <= limit / 2) {            /* keep it, evicting the oldest as needed */
+    while (c.size <= limit) {                /* keep it, evicting the oldest as needed */
         int slot = -1, oldest = -1;
         for (int i = 0; i < HUGE_CACHE_SLOTS; i++) {
             if (!hg.cache[i].base) slot = i;

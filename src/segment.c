@@ -149,10 +149,16 @@ static bool segment_new(size_t min_pages) {
         pool.short_pages = npages;
         pool.short_until = cn_os_now_ms() + 1000;
     }
+    /* A big heap's full segments take huge pages (before the first touch),
+     * until their first purge. */
+    long thp = cn_options[CN_OPT_THP];
+    bool huge = npages == CN_SEG_PAGES && (thp >= 2 || (thp == 1 && pool.mapped_bytes >= CN_THP_HEAP));
+    if (huge) cn_os_huge_pages(p, CN_SEG_SIZE, true);
     uintptr_t a = (uintptr_t)p;
     pool.hint = a > CN_SEG_SIZE ? a - CN_SEG_SIZE : 0;
     cn_segment *seg = p;                      /* fresh memory: every field is 0 (FREE) */
     cn_page *meta = &seg->pages[0];
+    if (huge) meta->flags = CN_PF_THP;
     meta->kind = CN_KIND_META;
     meta->npages = (uint16_t)npages;
     meta->used = 1;
@@ -223,6 +229,10 @@ static size_t purge_segment(cn_segment *seg) {
     size_t purged = 0;
     cn_page *pg = seg->pages;
     size_t n = pg[0].npages;
+    if (pg[0].flags & CN_PF_THP) {           /* see segment_new */
+        cn_os_huge_pages(seg, n * CN_PAGE_SIZE, false);
+        pg[0].flags &= (uint8_t)~CN_PF_THP;
+    }
     for (size_t i = 1; i < n;) {
         if (pg[i].kind != CN_KIND_FREE || !(pg[i].flags & CN_PF_DIRTY)) { i++; continue; }
         size_t j = i;

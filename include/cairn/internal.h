@@ -52,6 +52,8 @@ void    *cn_os_map_at(void *hint, size_t size);        /* exactly at hint, or NU
 void     cn_os_unmap(void *p, size_t size);
 void     cn_os_purge(void *p, size_t size);            /* drop contents, keep mapping */
 void    *cn_os_grow(void *p, size_t old_size, size_t new_size); /* mremap, may move */
+void     cn_os_huge_pages(void *p, size_t size, bool on); /* transparent huge pages or not */
+#define CN_THP_SIZE ((size_t)2 << 20)                  /* x86's transparent huge page   */
 uint64_t cn_os_random(void);
 uint64_t cn_os_now_ms(void);
 size_t   cn_os_page_size(void);
@@ -89,6 +91,7 @@ typedef enum cn_option_id {
     CN_OPT_PURGE_MAX_DIRTY,   /* ...or at once when more than this many bytes wait */
     CN_OPT_HUGE_THRESHOLD,    /* blocks above this are mapped on their own         */
     CN_OPT_HUGE_CACHE,        /* bytes of freed huge mappings kept for reuse       */
+    CN_OPT_THP,               /* transparent huge pages: 0 never, 1 huge blocks, 2 also segments */
     CN_OPT_STATS,             /* text: "1" or "json:PATH"; the number is its mode  */
     CN_OPT_VERBOSE,
     CN_OPT_VALGRIND,          /* 0 never, 1 under memcheck, 2 under any tool       */

@@ -118,6 +118,14 @@ _Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= 0xffff, "the segment map holds 
 #define CN_PF_DIRTY   1   /* free page: may hold data (not purged)          */
 #define CN_PF_FULL    2   /* slab: in the heap's full list                   */
 #define CN_PF_ZERO    4   /* large: memory known to be zero                  */
+#define CN_PF_THP     8   /* meta: the segment is backed by huge pages       */
+
+/* Segments ask for transparent huge pages (CAIRN_THP=1) once this much is
+ * mapped: a big heap then faults in 2 MiB at a time, a small one is not
+ * rounded up to 2 MiB. */
+#ifndef CN_THP_HEAP
+#define CN_THP_HEAP ((size_t)64 << 20)
+#endif
 
 /* Pages of empty slabs a heap keeps, at most, instead of returning them to
  * the pool (for between one and two CAIRN_PURGE_DELAY_MS; see page.c). */

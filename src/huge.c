@@ -183,9 +183,9 @@ void *cn_huge_alloc(size_t size, size_t alignment, bool zero) {
         }
     }
     if (!base) {
-        /* A block of 2 MiB or more starts on a 2 MiB boundary, where the
+        /* A block of 8 MiB or more starts on a 2 MiB boundary, where the
          * kernel can back it with transparent huge pages. */
-        bool thp = cn_options[CN_OPT_THP] && need >= CN_THP_SIZE;
+        bool thp = cn_options[CN_OPT_THP] && need >= CN_THP_BLOCK_MIN;
         size_t place = thp && alignment < CN_THP_SIZE ? CN_THP_SIZE : alignment;
         size_t extra = place > ps ? place - ps : 0;
         void *p = cn_os_map(need + extra);
@@ -202,7 +202,10 @@ void *cn_huge_alloc(size_t size, size_t alignment, bool zero) {
         if (extra > ptr - base) cn_os_unmap((void *)(ptr + need), extra - (ptr - base));
         base = ptr;
         mapped = need;
-        if (thp) cn_os_huge_pages((void *)ptr, need, true);
+        if (thp) {
+            cn_os_huge_pages((void *)ptr, need, true);
+            cn_count_add(&cn_count.thp_blocks, 1);
+        }
     }
     /* Only what came from the cache may hold old contents. */
     if (zero && dirty) memset((void *)ptr, 0, dirty < size ? dirty : size);
@@ -296,6 +299,10 @@ void *cn_huge_realloc(void *p, size_t size) {
         q = cn_os_grow((void *)cur.base, cur.size, want);
         if (!q && want > need + offset) q = cn_os_grow((void *)cur.base, cur.size, (want = need + offset));
         if (!q) return NULL;
+        if (cn_options[CN_OPT_THP] && cur.size < CN_THP_BLOCK_MIN && want >= CN_THP_BLOCK_MIN) {
+            cn_os_huge_pages(q, want, true);     /* grown past the size for huge pages */
+            cn_count_add(&cn_count.thp_blocks, 1);
+        }
         need = want - offset;
     }
     cn_lock_acquire(&huge_lock);

@@ -152,8 +152,11 @@ static bool segment_new(size_t min_pages) {
     /* A big heap's full segments take huge pages (before the first touch),
      * until their first purge. */
     long thp = cn_options[CN_OPT_THP];
-    bool huge = npages == CN_SEG_PAGES && (thp >= 2 || (thp == 1 && pool.mapped_bytes >= CN_THP_HEAP));
-    if (huge) cn_os_huge_pages(p, CN_SEG_SIZE, true);
+    bool huge = npages == CN_SEG_PAGES && (thp >= 2 || (thp == 1 && pool.used_pages * CN_PAGE_SIZE >= CN_THP_HEAP));
+    if (huge) {
+        cn_os_huge_pages(p, CN_SEG_SIZE, true);
+        cn_count_add(&cn_count.thp_segments, 1);
+    }
     uintptr_t a = (uintptr_t)p;
     pool.hint = a > CN_SEG_SIZE ? a - CN_SEG_SIZE : 0;
     cn_segment *seg = p;                      /* fresh memory: every field is 0 (FREE) */
@@ -229,20 +232,26 @@ static size_t purge_segment(cn_segment *seg) {
     size_t purged = 0;
     cn_page *pg = seg->pages;
     size_t n = pg[0].npages;
-    if (pg[0].flags & CN_PF_THP) {           /* see segment_new */
+    /* A segment on huge pages (see segment_new) stops asking for them, and
+     * this once its never-used free pages go too: a huge page made them
+     * resident with the first touch of its range. */
+    uint8_t which = CN_PF_DIRTY;
+    if (pg[0].flags & CN_PF_THP) {
         cn_os_huge_pages(seg, n * CN_PAGE_SIZE, false);
         pg[0].flags &= (uint8_t)~CN_PF_THP;
+        which = 0;
     }
     for (size_t i = 1; i < n;) {
-        if (pg[i].kind != CN_KIND_FREE || !(pg[i].flags & CN_PF_DIRTY)) { i++; continue; }
-        size_t j = i;
-        while (j < n && pg[j].kind == CN_KIND_FREE && (pg[j].flags & CN_PF_DIRTY)) {
+        if (pg[i].kind != CN_KIND_FREE || (pg[i].flags & which) != which) { i++; continue; }
+        size_t j = i, dirty = 0;
+        while (j < n && pg[j].kind == CN_KIND_FREE && (pg[j].flags & which) == which) {
+            dirty += pg[j].flags & CN_PF_DIRTY;
             pg[j].flags &= (uint8_t)~CN_PF_DIRTY;
             j++;
         }
         cn_os_purge((void *)cn_page_addr(&pg[i]), (j - i) * CN_PAGE_SIZE);
-        pool.dirty_pages -= j - i;
-        purged += (j - i) * CN_PAGE_SIZE;
+        pool.dirty_pages -= dirty;
+        purged += dirty * CN_PAGE_SIZE;
         i = j;
     }
     pool.purged_bytes += purged;

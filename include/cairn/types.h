@@ -120,9 +120,9 @@ _Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= 0xffff, "the segment map holds 
 #define CN_PF_ZERO    4   /* large: memory known to be zero                  */
 #define CN_PF_THP     8   /* meta: the segment is backed by huge pages       */
 
-/* Segments ask for transparent huge pages (CAIRN_THP=1) once this much is
- * mapped: a big heap then faults in 2 MiB at a time, a small one is not
- * rounded up to 2 MiB. */
+/* Segments ask for transparent huge pages (CAIRN_THP=1) once this much of
+ * their pages is in use: a big heap then faults in 2 MiB at a time, a small
+ * one is not rounded up to 2 MiB. */
 #ifndef CN_THP_HEAP
 #define CN_THP_HEAP ((size_t)64 << 20)
 #endif

@@ -6,6 +6,11 @@
  *                 it was before
  *   trim_<size>   the same, but malloc_trim(0) right after the frees
  *   calloc_fresh  calloc(256 MiB) grows RSS by a few MiB at most
+ *   thp           transparent huge pages (CAIRN_THP=1, the default): an
+ *                 8 MiB block starts on a 2 MiB boundary and its mapping
+ *                 asks for huge pages, and so do segments once the heap is
+ *                 past 64 MiB; a purged segment no longer does (smaps'
+ *                 THPeligible, checked when the kernel's mode is madvise)
  */
 #include "../common.h"
 
@@ -85,6 +90,61 @@ static void calloc_fresh(void)
     free(p);
 }
 
+/* The THPeligible flag of the mapping holding p (-1 if not found). */
+static int thp_eligible(const void *p)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    CHECK(f, "cannot open /proc/self/smaps");
+    char line[512];
+    int in = 0, flag = -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+            continue;
+        }
+        if (in && sscanf(line, "THPeligible: %d", &flag) == 1) break;
+    }
+    fclose(f);
+    return flag;
+}
+
+static void thp(void)
+{
+    char mode[128] = "";
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (f) {
+        if (!fgets(mode, sizeof mode, f)) mode[0] = 0;
+        fclose(f);
+    }
+    bool madvise_mode = strstr(mode, "[madvise]") != NULL;
+
+    char *big = HIDE(malloc(HIDE(8 * MiB)));
+    CHECK(big, "malloc(8 MiB) returned NULL");
+    CHECK(((uintptr_t)big & (2 * MiB - 1)) == 0, "malloc(8 MiB) = %p: not on a 2 MiB boundary", (void *)big);
+    memset(big, 1, 8 * MiB);
+    if (madvise_mode) CHECK(thp_eligible(big) == 1, "an 8 MiB block's mapping is not THP-eligible");
+    free(big);
+
+    /* 160 MiB of 64-byte blocks: the segments past the first 64 MiB ask. */
+    size_t count = 160 * MiB / 64;
+    void **v = HIDE(malloc(count * sizeof *v));
+    CHECK(v, "malloc of the table failed");
+    for (size_t i = 0; i < count; i++) {
+        v[i] = HIDE(malloc(HIDE((size_t)64)));
+        CHECK(v[i], "malloc(64) #%zu returned NULL", i);
+        memset(v[i], 2, 64);
+    }
+    void *late = v[count - 1];
+    if (madvise_mode) CHECK(thp_eligible(late) == 1, "a segment past 64 MiB of heap is not THP-eligible");
+    for (size_t i = 0; i < count - 1; i++) free(v[i]);
+    malloc_trim(0);
+    if (madvise_mode) CHECK(thp_eligible(late) == 0, "a purged segment still asks for huge pages");
+    CHECK(*(char *)late == 2, "the block kept alive lost its contents");
+    free(late);
+    free(v);
+}
+
 int main(void)
 {
     t_init("rss");
@@ -96,5 +156,6 @@ int main(void)
     run_test("trim_64", trim_64, t);
     run_test("trim_4k", trim_4k, t);
     run_test("trim_256k", trim_256k, t);
+    run_test("thp", thp, t);
     return t_finish();
 }

@@ -172,8 +172,10 @@ void *cn_huge_alloc(size_t size, size_t alignment, bool zero) {
             }
         } else {
             /* Bigger than needed: keep a quarter ahead (realloc grows into
-             * it), give the rest back. */
-            size_t keep = ptr - base + need + need / 4;
+             * it) and, for an aligned block, an alignment's worth (once
+             * freed, the mapping then serves the next such block again);
+             * give the rest back. */
+            size_t keep = ptr - base + need + need / 4 + (alignment > ps ? alignment : 0);
             keep = (keep + ps - 1) & ~(ps - 1);
             if (keep < mapped) {
                 cn_os_unmap((void *)(base + keep), mapped - keep);

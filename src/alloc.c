@@ -57,11 +57,7 @@ static void *slab_alloc(cn_heap *h, unsigned cls) {
         if (!(pg = cn_heap_find_page(h, cls))) return NULL;
         b = pg->free;
     }
-    pg->free = (cn_block *)(b->next ^ pg->key);
-    pg->used++;
-    h->allocs[cls]++;
-    b->tag = 0;
-    return b;
+    return cn_page_pop(h, cls, pg, b);
 }
 
 /* A block of whole pages, aligned to `align_pages` pages. */
@@ -98,6 +94,19 @@ static void *alloc_any(cn_heap *h, size_t n, bool zero) {
 }
 
 cn_noinline void *cn_malloc_slow(size_t n, bool zero) {
+    /* Past the fast path's table but still a size class (1 KiB - 128 KiB):
+     * the same pop, with the class computed.  A thread without a heap (or
+     * under valgrind) sees only empty pages here and goes on. */
+    if (n > CN_FAST_MAX && n <= CN_SMALL_MAX) {
+        cn_heap *h = cn_tls_heap;
+        unsigned cls = cn_size_class_calc(n);
+        cn_page *pg = h->bins[cls];
+        cn_block *b = pg->free;
+        if (cn_likely(b != NULL)) {
+            void *p = cn_page_pop(h, cls, pg, b);
+            return zero ? memset(p, 0, n) : p;
+        }
+    }
     if (cn_vg_route()) return cn_vg_malloc(n, zero);
     cn_heap *h = cn_heap_get();
     if (cn_unlikely(!h)) return oom();

@@ -17,6 +17,15 @@
 #define CN_TSAN 0
 #endif
 
+/* Hand out b, the first block of pg's free list (pg: h's page of class cls). */
+static inline __attribute__((always_inline)) void *cn_page_pop(cn_heap *h, unsigned cls, cn_page *pg, cn_block *b) {
+    pg->free = (cn_block *)(b->next ^ pg->key);
+    pg->used++;
+    h->allocs[cls]++;                     /* statistics: one add */
+    b->tag = 0;                           /* no longer free */
+    return b;
+}
+
 /* Pop a block from the calling thread's current page of n's size class. */
 static inline __attribute__((always_inline)) void *cn_malloc_fast(size_t n) {
     cn_heap *h = cn_tls_heap;
@@ -24,13 +33,7 @@ static inline __attribute__((always_inline)) void *cn_malloc_fast(size_t n) {
         unsigned cls = cn_class_of_small[n];
         cn_page *pg = h->bins[cls];
         cn_block *b = pg->free;
-        if (cn_likely(b != NULL)) {
-            pg->free = (cn_block *)(b->next ^ pg->key);
-            pg->used++;
-            h->allocs[cls]++;             /* statistics: one add */
-            b->tag = 0;                   /* no longer free */
-            return b;
-        }
+        if (cn_likely(b != NULL)) return cn_page_pop(h, cls, pg, b);
     }
     return cn_malloc_slow(n, false);
 }

@@ -117,7 +117,9 @@ static void thp(void)
         if (!fgets(mode, sizeof mode, f)) mode[0] = 0;
         fclose(f);
     }
-    bool madvise_mode = strstr(mode, "[madvise]") != NULL;
+    /* The flags are checked where they say something: the kernel's mode is
+     * madvise, and smaps has THPeligible (Linux 4.20 and later). */
+    bool madvise_mode = strstr(mode, "[madvise]") != NULL && thp_eligible(&mode) >= 0;
 
     char *big = HIDE(malloc(HIDE(8 * MiB)));
     CHECK(big, "malloc(8 MiB) returned NULL");

@@ -159,8 +159,11 @@ void *cn_huge_alloc(size_t size, size_t alignment, bool zero) {
     unmap_all(old, nold);
 
     if (base) {
-        ptr = base + cn_align_gap(base, alignment);
-        if (ptr + need > base + mapped) {            /* too small: grow it */
+        size_t skip = cn_align_gap(base, alignment);
+        ptr = base + skip;
+        /* Sizes, not addresses: at the top of a 32-bit address space
+         * ptr + need wraps around. */
+        if (skip > mapped || mapped - skip < need) {  /* too small: grow it */
             void *q = cn_os_grow((void *)base, mapped, need);
             if (q) {
                 dirty = mapped;

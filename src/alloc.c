@@ -51,13 +51,10 @@ static void *oom(void) {
 }
 
 static void *slab_alloc(cn_heap *h, unsigned cls) {
-    cn_page *pg = h->bins[cls];
-    cn_block *b = pg->free;
-    if (!b) {
-        if (!(pg = cn_heap_find_page(h, cls))) return NULL;
-        b = pg->free;
-    }
-    return cn_page_pop(h, cls, pg, b);
+    void *p = cn_bin_pop(h, cls);
+    if (p) return p;
+    cn_page *pg = cn_heap_find_page(h, cls);         /* becomes the current page */
+    return pg ? cn_page_pop(h, cls, pg, pg->free) : NULL;
 }
 
 /* A block of whole pages, aligned to `align_pages` pages. */
@@ -98,14 +95,8 @@ cn_noinline void *cn_malloc_slow(size_t n, bool zero) {
      * the same pop, with the class computed.  A thread without a heap (or
      * under valgrind) sees only empty pages here and goes on. */
     if (n > CN_FAST_MAX && n <= CN_SMALL_MAX) {
-        cn_heap *h = cn_tls_heap;
-        unsigned cls = cn_size_class_calc(n);
-        cn_page *pg = h->bins[cls];
-        cn_block *b = pg->free;
-        if (cn_likely(b != NULL)) {
-            void *p = cn_page_pop(h, cls, pg, b);
-            return zero ? memset(p, 0, n) : p;
-        }
+        void *p = cn_bin_pop(cn_tls_heap, cn_size_class_calc(n));
+        if (cn_likely(p != NULL)) return zero ? memset(p, 0, n) : p;
     }
     if (cn_vg_route()) return cn_vg_malloc(n, zero);
     cn_heap *h = cn_heap_get();

@@ -117,6 +117,13 @@ size_t cn_huge_release_cache(void) {
     return n;
 }
 
+/* Blocks of CN_THP_BLOCK_MIN or more ask for transparent huge pages. */
+static bool thp_wanted(size_t n) { return cn_options[CN_OPT_THP] && n >= CN_THP_BLOCK_MIN; }
+static void thp_ask(void *p, size_t n) {
+    cn_os_huge_pages(p, n, true);
+    cn_count_add(&cn_count.thp_blocks, 1);
+}
+
 /* The cached mapping to reuse for `need` bytes at `alignment` (under the
  * lock; -1 if none): the smallest that holds the block; failing that, for a
  * block needing no more than page alignment, the largest, which mremap then
@@ -190,7 +197,7 @@ void *cn_huge_alloc(size_t size, size_t alignment, bool zero) {
     if (!base) {
         /* A block of 8 MiB or more starts on a 2 MiB boundary, where the
          * kernel can back it with transparent huge pages. */
-        bool thp = cn_options[CN_OPT_THP] && need >= CN_THP_BLOCK_MIN;
+        bool thp = thp_wanted(need);
         size_t place = thp && alignment < CN_THP_SIZE ? CN_THP_SIZE : alignment;
         size_t extra = place > ps ? place - ps : 0;
         void *p = cn_os_map(need + extra);
@@ -207,10 +214,7 @@ void *cn_huge_alloc(size_t size, size_t alignment, bool zero) {
         if (extra > ptr - base) cn_os_unmap((void *)(ptr + need), extra - (ptr - base));
         base = ptr;
         mapped = need;
-        if (thp) {
-            cn_os_huge_pages((void *)ptr, need, true);
-            cn_count_add(&cn_count.thp_blocks, 1);
-        }
+        if (thp) thp_ask((void *)ptr, need);
     }
     /* Only what came from the cache may hold old contents. */
     if (zero && dirty) memset((void *)ptr, 0, dirty < size ? dirty : size);
@@ -304,10 +308,7 @@ void *cn_huge_realloc(void *p, size_t size) {
         q = cn_os_grow((void *)cur.base, cur.size, want);
         if (!q && want > need + offset) q = cn_os_grow((void *)cur.base, cur.size, (want = need + offset));
         if (!q) return NULL;
-        if (cn_options[CN_OPT_THP] && cur.size < CN_THP_BLOCK_MIN && want >= CN_THP_BLOCK_MIN) {
-            cn_os_huge_pages(q, want, true);     /* grown past the size for huge pages */
-            cn_count_add(&cn_count.thp_blocks, 1);
-        }
+        if (thp_wanted(want) && !thp_wanted(cur.size)) thp_ask(q, want);   /* grown past the size */
         need = want - offset;
     }
     cn_lock_acquire(&huge_lock);

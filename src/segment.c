@@ -152,8 +152,8 @@ static bool segment_new(size_t min_pages) {
     /* A big heap's full segments take huge pages (before the first touch),
      * until their first purge. */
     long thp = cn_options[CN_OPT_THP];
-    bool huge = npages == CN_SEG_PAGES && (thp >= 2 || (thp == 1 && pool.used_pages * CN_PAGE_SIZE >= CN_THP_HEAP));
-    if (huge) {
+    bool on_thp = npages == CN_SEG_PAGES && (thp >= 2 || (thp == 1 && pool.used_pages * CN_PAGE_SIZE >= CN_THP_HEAP));
+    if (on_thp) {
         cn_os_huge_pages(p, CN_SEG_SIZE, true);
         cn_count_add(&cn_count.thp_segments, 1);
     }
@@ -161,7 +161,7 @@ static bool segment_new(size_t min_pages) {
     pool.hint = a > CN_SEG_SIZE ? a - CN_SEG_SIZE : 0;
     cn_segment *seg = p;                      /* fresh memory: every field is 0 (FREE) */
     cn_page *meta = &seg->pages[0];
-    if (huge) meta->flags = CN_PF_THP;
+    if (on_thp) meta->flags = CN_PF_THP;
     meta->kind = CN_KIND_META;
     meta->npages = (uint16_t)npages;
     meta->used = 1;
@@ -228,6 +228,11 @@ bool cn_pool_release_cached(void) {
 /* ---------------------------------------------------------------------------
  * Purging
  * ------------------------------------------------------------------------- */
+/* A free page to purge: a dirty one, or (all) any. */
+static bool purgeable(const cn_page *pg, bool all) {
+    return pg->kind == CN_KIND_FREE && (all || (pg->flags & CN_PF_DIRTY));
+}
+
 static size_t purge_segment(cn_segment *seg) {
     size_t purged = 0;
     cn_page *pg = seg->pages;
@@ -235,16 +240,15 @@ static size_t purge_segment(cn_segment *seg) {
     /* A segment on huge pages (see segment_new) stops asking for them, and
      * this once its never-used free pages go too: a huge page made them
      * resident with the first touch of its range. */
-    uint8_t which = CN_PF_DIRTY;
-    if (pg[0].flags & CN_PF_THP) {
+    bool all = pg[0].flags & CN_PF_THP;
+    if (all) {
         cn_os_huge_pages(seg, n * CN_PAGE_SIZE, false);
         pg[0].flags &= (uint8_t)~CN_PF_THP;
-        which = 0;
     }
     for (size_t i = 1; i < n;) {
-        if (pg[i].kind != CN_KIND_FREE || (pg[i].flags & which) != which) { i++; continue; }
+        if (!purgeable(&pg[i], all)) { i++; continue; }
         size_t j = i, dirty = 0;
-        while (j < n && pg[j].kind == CN_KIND_FREE && (pg[j].flags & which) == which) {
+        while (j < n && purgeable(&pg[j], all)) {
             dirty += pg[j].flags & CN_PF_DIRTY;
             pg[j].flags &= (uint8_t)~CN_PF_DIRTY;
             j++;

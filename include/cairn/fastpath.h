@@ -26,14 +26,18 @@ static inline __attribute__((always_inline)) void *cn_page_pop(cn_heap *h, unsig
     return b;
 }
 
+/* A block from h's current page of class cls, or NULL if it has none. */
+static inline __attribute__((always_inline)) void *cn_bin_pop(cn_heap *h, unsigned cls) {
+    cn_page *pg = h->bins[cls];
+    cn_block *b = pg->free;
+    return cn_likely(b != NULL) ? cn_page_pop(h, cls, pg, b) : NULL;
+}
+
 /* Pop a block from the calling thread's current page of n's size class. */
 static inline __attribute__((always_inline)) void *cn_malloc_fast(size_t n) {
-    cn_heap *h = cn_tls_heap;
     if (cn_likely(n <= CN_FAST_MAX)) {
-        unsigned cls = cn_class_of_small[n];
-        cn_page *pg = h->bins[cls];
-        cn_block *b = pg->free;
-        if (cn_likely(b != NULL)) return cn_page_pop(h, cls, pg, b);
+        void *p = cn_bin_pop(cn_tls_heap, cn_class_of_small[n]);
+        if (cn_likely(p != NULL)) return p;
     }
     return cn_malloc_slow(n, false);
 }

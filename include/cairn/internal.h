@@ -54,9 +54,6 @@ void     cn_os_purge(void *p, size_t size);            /* drop contents, keep ma
 void    *cn_os_grow(void *p, size_t old_size, size_t new_size); /* mremap, may move */
 void     cn_os_huge_pages(void *p, size_t size, bool on); /* transparent huge pages or not */
 #define CN_THP_SIZE ((size_t)2 << 20)                  /* x86's transparent huge page   */
-/* Huge blocks of this size or more ask for transparent huge pages: a block
- * used only in part then wastes at most a huge page, a quarter of it. */
-#define CN_THP_BLOCK_MIN (4 * CN_THP_SIZE)
 uint64_t cn_os_random(void);
 uint64_t cn_os_now_ms(void);
 size_t   cn_os_page_size(void);

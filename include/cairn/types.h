@@ -126,6 +126,11 @@ _Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= 0xffff, "the segment map holds 
 #ifndef CN_THP_HEAP
 #define CN_THP_HEAP ((size_t)64 << 20)
 #endif
+/* Huge blocks of this size or more ask for them (CAIRN_THP=1): a block used
+ * only in part then wastes at most one 2 MiB page, a quarter of it. */
+#ifndef CN_THP_BLOCK_MIN
+#define CN_THP_BLOCK_MIN ((size_t)8 << 20)
+#endif
 
 /* Pages of empty slabs a heap keeps, at most, instead of returning them to
  * the pool (for between one and two CAIRN_PURGE_DELAY_MS; see page.c). */

@@ -38,6 +38,16 @@ void cn_classes_init(void) {
         c->capacity = (uint16_t)(cap > 0xffff ? 0xffff : cap);
         c->div_inv = inv;
         c->div_shift = (uint8_t)shift;
+        if (size <= CN_PAGE_SIZE) {                  /* see cn_block_start() */
+            uint64_t m = ((uint64_t)1 << 32) / size + 1, e = m * size - ((uint64_t)1 << 32);
+            size_t starts = (CN_PAGE_SIZE + size - 1) / size;
+            if (starts > c->capacity) starts = c->capacity;
+            c->start_mul = (uint32_t)m;
+            c->start_lim = (uint32_t)(starts * e);
+        } else {
+            c->start_mul = (uint32_t)1 << (32 - CN_PAGE_SHIFT);
+            c->start_lim = 1;
+        }
     }
     for (size_t n = 0; n <= CN_FAST_MAX; n++) cn_class_of_small[n] = (uint8_t)cn_size_class_calc(n);
 }
@@ -54,7 +64,7 @@ static void *slab_alloc(cn_heap *h, unsigned cls) {
     void *p = cn_bin_pop(h, cls);
     if (p) return p;
     cn_page *pg = cn_heap_find_page(h, cls);         /* becomes the current page */
-    return pg ? cn_page_pop(h, cls, pg, pg->free) : NULL;
+    return pg ? cn_page_pop(&h->allocs[cls], pg, pg->free) : NULL;
 }
 
 /* A block of whole pages, aligned to `align_pages` pages. */

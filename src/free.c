@@ -12,11 +12,9 @@
 void cn_free(void *p) { cn_free_fast(p); }
 
 void cn_free_local(cn_heap *h, cn_page *pg, cn_block *b) {
-    cn_block *old = pg->free;
-    b->next = (uintptr_t)old ^ pg->key;
+    b->next = (uintptr_t)pg->free ^ pg->key;
     pg->free = b;
-    uint32_t used = --pg->used;
-    if (old == NULL || used == 0) cn_page_after_free(h, pg);
+    if ((int32_t)--pg->used <= 0) cn_page_after_free(h, pg);
 }
 
 /* ---------------------------------------------------------------------------

@@ -14,11 +14,20 @@
 
 #include <pthread.h>
 
-__thread cn_heap *cn_tls_heap __attribute__((tls_model("initial-exec"))) = &cn_heap_empty;
-/* The heap of a thread that has not allocated yet: every bin is empty, so
- * the fast path falls through to the slow path, which makes a real heap. */
-cn_heap cn_heap_empty = { .bins = { [0 ... CN_NCLASS - 1] = &cn_page_empty } };
-cn_heap cn_orphans;
+/* A thread's front: until its first malloc makes it a heap, every bin is
+ * empty, so the fast path falls through to the slow path, which does. */
+__thread cn_front cn_tls __attribute__((tls_model("initial-exec"))) = {
+    .heap = &cn_heap_empty,
+    .bins = { [0 ... CN_NCLASS - 1] = &cn_page_empty },
+};
+/* The heap of a thread that has not allocated yet (and, under valgrind,
+ * outside the allocator: see valgrind.c). */
+cn_heap cn_heap_empty = {
+    .bins = cn_heap_empty.own_bins,
+    .allocs = cn_heap_empty.own_allocs,
+    .own_bins = { [0 ... CN_NCLASS - 1] = &cn_page_empty },
+};
+cn_heap cn_orphans = { .bins = cn_orphans.own_bins, .allocs = cn_orphans.own_allocs };
 cn_lock cn_orphan_lock = CN_LOCK_INIT;
 
 static cn_lock heaps_lock = CN_LOCK_INIT;
@@ -121,7 +130,7 @@ static void heap_abandon(cn_heap *h) {
             cn_page_list_remove(l, pg);
             if (pg->used == 0) { pg->flags = 0; cn_span_free(pg); continue; }
             atomic_store_explicit(&pg->owner, &cn_orphans, memory_order_release);
-            if (!pg->free && pg->carved == pg->capacity) pg->flags |= CN_PF_FULL;
+            if (!(pg->flags & CN_PF_FULL) && !pg->free && pg->carved == pg->capacity) cn_page_mark_full(pg);
             cn_page_list_push(pg->flags & CN_PF_FULL ? &cn_orphans.full : &cn_orphans.queue[pg->cls], pg);
         }
     }
@@ -134,6 +143,26 @@ static void heap_abandon(cn_heap *h) {
 /* ---------------------------------------------------------------------------
  * Heap lifecycle
  * ------------------------------------------------------------------------- */
+/* The thread of h is going (under heaps_lock): h keeps its bins and counts
+ * itself from now on, so nothing reads the thread's TLS after it is gone. */
+static void heap_leave_front(cn_heap *h) {
+    if (h->bins == h->own_bins) return;
+    for (unsigned c = 0; c < CN_NCLASS; c++) {
+        h->own_bins[c] = h->bins[c];
+        h->own_allocs[c] += h->allocs[c];
+        h->allocs[c] = 0;
+    }
+    h->bins = h->own_bins;
+    h->allocs = h->own_allocs;
+}
+
+void cn_heap_allocs(const cn_heap *h, uint64_t out[CN_NCLASS]) {
+    cn_lock_acquire(&heaps_lock);
+    for (unsigned c = 0; c < CN_NCLASS; c++)
+        out[c] = h->own_allocs[c] + (h->allocs != h->own_allocs ? h->allocs[c] : 0);
+    cn_lock_release(&heaps_lock);
+}
+
 static void thread_exit(void *arg) {
     cn_heap *h = arg;
 #if CN_VALGRIND
@@ -146,8 +175,9 @@ static void thread_exit(void *arg) {
 #endif
     if (h != cn_tls_heap) return;
     cn_tls_heap = &cn_heap_empty;
-    heap_abandon(h);
+    heap_abandon(h);                   /* leaves the front's bins empty */
     cn_lock_acquire(&heaps_lock);
+    heap_leave_front(h);
     h->next_free = dead_heaps;
     dead_heaps = h;
     cn_lock_release(&heaps_lock);
@@ -187,6 +217,13 @@ cn_heap *cn_heap_get(void) {
     if ((h = cn_tls_heap) != &cn_heap_empty) return h;    /* init allocated */
     h = heap_new();
     if (!h) return NULL;
+    if (!cn_vg_on) {                   /* under valgrind the front stays empty */
+        h->bins = cn_tls.bins;
+        h->allocs = cn_tls.allocs;
+    } else {
+        h->bins = h->own_bins;
+        h->allocs = h->own_allocs;
+    }
     heap_reset(h);
     cn_tls_heap = h;
     cn_heap_drain(h);                  /* a reused heap may hold late remote frees */
@@ -223,6 +260,10 @@ void cn_heap_fork_parent(void) {
 void cn_heap_fork_child(void) {
     cn_lock_reset(&cn_orphan_lock);
     cn_lock_reset(&heaps_lock);
+    /* The other threads' fronts are copies in the child, and a thread it
+     * starts may get one of their TLS blocks: their heaps leave them. */
+    for (cn_heap *h = all_heaps; h; h = h->next_all)
+        if (h != cn_tls_heap) heap_leave_front(h);
 }
 
 /* ---------------------------------------------------------------------------

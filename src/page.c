@@ -68,8 +68,8 @@ static void page_init(cn_heap *h, cn_page *pg, unsigned cls) {
     pg->used = 0;
     pg->carved = 0;
     pg->capacity = c->capacity;
-    pg->div_inv = c->div_inv;
-    pg->div_shift = c->div_shift;
+    pg->start_mul = c->start_mul;
+    pg->start_lim = c->start_lim;
     pg->cls = (uint8_t)cls;
     pg->flags = 0;
     atomic_store_explicit(&pg->owner, h, memory_order_release);
@@ -82,8 +82,14 @@ static void set_current(cn_heap *h, unsigned cls, cn_page *pg) {
     cn_page *old = h->bins[cls];
     if (old == pg) return;
     h->bins[cls] = pg;
-    if (pg != &cn_page_empty) pg->used++;
-    if (old != &cn_page_empty && --old->used == 0) page_emptied(h, old);
+    if (pg != &cn_page_empty) {
+        pg->used++;
+        pg->flags |= CN_PF_CURRENT;
+    }
+    if (old != &cn_page_empty) {
+        old->flags &= (uint8_t)~CN_PF_CURRENT;
+        if (--old->used == 0) page_emptied(h, old);
+    }
 }
 
 void cn_heap_unpin_all(cn_heap *h) {
@@ -186,7 +192,7 @@ static bool page_has_room(const cn_page *pg) { return pg->free || pg->carved < p
 /* Park a page with no free block in the heap's full list. */
 static void page_park(cn_heap *h, cn_page *pg) {
     cn_page_list_remove(&h->queue[pg->cls], pg);
-    pg->flags |= CN_PF_FULL;
+    cn_page_mark_full(pg);
     cn_page_list_push(&h->full, pg);
     if (h->bins[pg->cls] == pg) set_current(h, pg->cls, &cn_page_empty);
 }
@@ -218,6 +224,7 @@ void cn_page_after_free(cn_heap *h, cn_page *pg) {
          * gathers more free blocks before it is chosen again. */
         cn_page_list_remove(&h->full, pg);
         pg->flags &= (uint8_t)~CN_PF_FULL;
+        pg->used -= CN_USED_FULL;
         cn_page_list_append(&h->queue[pg->cls], pg);
     }
     if (pg->used == 0) page_emptied(h, pg);

@@ -42,6 +42,7 @@ typedef struct heap_stat {
     const cn_heap *heap;
     size_t nr;                    /* creation order: 0 is the first heap    */
     cls_stat cls[CN_NCLASS];
+    uint64_t allocs[CN_NCLASS];   /* allocation requests (0 for orphans)    */
 } heap_stat;
 
 typedef struct stats {
@@ -87,9 +88,9 @@ static void visit_span(void *arg, const cn_page *pg) {
         cn_heap *owner = atomic_load_explicit(&((cn_page *)pg)->owner, memory_order_acquire);
         if (!owner || pg->cls >= CN_NCLASS) break;      /* being set up: no blocks yet */
         unsigned c = pg->cls;
-        uint64_t cap = pg->capacity, used = pg->used;
+        uint64_t cap = pg->capacity, used = pg->used & ~CN_USED_FULL;
         /* The heap's current page of a class counts one extra (its pin). */
-        if (owner != &cn_orphans && owner->bins[c] == pg && used > 0) used--;
+        if ((pg->flags & CN_PF_CURRENT) && used > 0) used--;
         if (used > cap) used = cap;
         cls_stat *cs = &heap_find(s, owner)->cls[c];
         cs->slabs++;
@@ -155,6 +156,7 @@ static void collect_heaps(stats *s) {
         for (size_t i = 0; i < got; i++) {
             hs[i].heap = list[i];
             hs[i].nr = got - 1 - i;
+            cn_heap_allocs(list[i], hs[i].allocs);
         }
         /* Shell sort by address (qsort may allocate). */
         for (size_t gap = got / 2; gap > 0; gap /= 2)
@@ -187,7 +189,7 @@ static void stats_collect(stats *s) {
     collect_heaps(s);
     cn_pool_walk(&s->pool, visit_span, s);
     for (size_t i = 0; i < s->nheaps; i++) {
-        const volatile uint64_t *a = s->heaps[i].heap->allocs;      /* racy: fine for stats */
+        const uint64_t *a = s->heaps[i].allocs;
         for (unsigned c = 0; c < CN_NCLASS; c++) {
             s->allocs[c] += a[c];
             add_cls(&s->cls[c], &s->heaps[i].cls[c]);
@@ -242,7 +244,7 @@ static heap_sum heap_sum_of(const heap_stat *h) {
         t.used_bytes += cs->used * size;
         t.free_blocks += cs->total - cs->used;
         t.free_bytes += (cs->total - cs->used) * size;
-        if (h->heap && h->heap != &cn_orphans) t.allocs += h->heap->allocs[c];
+        t.allocs += h->allocs[c];
     }
     return t;
 }
@@ -444,7 +446,7 @@ static void render_json_heap(sink *k, const heap_stat *h, const char *state) {
     const char *sep = "";
     for (unsigned c = 0; c < CN_NCLASS; c++) {
         const cls_stat *cs = &h->cls[c];
-        uint64_t allocs = h->heap && h->heap != &cn_orphans ? h->heap->allocs[c] : 0;
+        uint64_t allocs = h->allocs[c];
         if (!cs->slabs && !allocs) continue;
         OUT(k, "%s\n       {\"class\": %u, \"size\": %u, \"slabs\": %llu, \"blocks\": %llu, \"used\": %llu, "
                "\"allocs\": %llu}",

@@ -17,11 +17,11 @@
 #define CN_TSAN 0
 #endif
 
-/* Hand out b, the first block of pg's free list (pg: h's page of class cls). */
-static inline __attribute__((always_inline)) void *cn_page_pop(cn_heap *h, unsigned cls, cn_page *pg, cn_block *b) {
-    pg->free = (cn_block *)(b->next ^ pg->key);
+/* Hand out b, the first block of pg's free list; *count counts it. */
+static inline __attribute__((always_inline)) void *cn_page_pop(uint64_t *count, cn_page *pg, cn_block *b) {
+    (*count)++;                           /* statistics: one add */
     pg->used++;
-    h->allocs[cls]++;                     /* statistics: one add */
+    pg->free = (cn_block *)(b->next ^ pg->key);
     b->tag = 0;                           /* no longer free */
     return b;
 }
@@ -30,14 +30,17 @@ static inline __attribute__((always_inline)) void *cn_page_pop(cn_heap *h, unsig
 static inline __attribute__((always_inline)) void *cn_bin_pop(cn_heap *h, unsigned cls) {
     cn_page *pg = h->bins[cls];
     cn_block *b = pg->free;
-    return cn_likely(b != NULL) ? cn_page_pop(h, cls, pg, b) : NULL;
+    return cn_likely(b != NULL) ? cn_page_pop(&h->allocs[cls], pg, b) : NULL;
 }
 
-/* Pop a block from the calling thread's current page of n's size class. */
+/* Pop a block from the calling thread's current page of n's size class:
+ * the same as cn_bin_pop(cn_tls_heap, ...), straight from the front. */
 static inline __attribute__((always_inline)) void *cn_malloc_fast(size_t n) {
     if (cn_likely(n <= CN_FAST_MAX)) {
-        void *p = cn_bin_pop(cn_tls_heap, cn_class_of_small[n]);
-        if (cn_likely(p != NULL)) return p;
+        unsigned cls = cn_class_of_small[n];
+        cn_page *pg = cn_tls.bins[cls];
+        cn_block *b = pg->free;
+        if (cn_likely(b != NULL)) return cn_page_pop(&cn_tls.allocs[cls], pg, b);
     }
     return cn_malloc_slow(n, false);
 }
@@ -55,27 +58,43 @@ static inline __attribute__((always_inline)) cn_heap *cn_owner_peek(const cn_pag
 #endif
 }
 
+/* --pg->used; true if the page is now empty (0) or waits in a full list
+ * (negative: see CN_USED_FULL).  gcc makes a load, subtract, store and test
+ * of "(int32_t)--used <= 0"; one subtract in memory and a jle do, since used
+ * never goes below CN_USED_FULL (a block counted there is being freed). */
+static inline __attribute__((always_inline)) bool cn_used_drop(cn_page *pg) {
+#if (defined(__x86_64__) || defined(__i386__)) && !CN_TSAN
+    __asm__ goto("subl $1, %0\n\tjle %l[out]" : : "m"(pg->used) : "memory", "cc" : out);
+    return false;
+out:
+    return true;
+#else
+    return (int32_t)--pg->used <= 0;
+#endif
+}
+
 /* Push p on its page's free list, if this thread owns the page and p is a
  * live block there: its window is ours (segment map), the page's owner is
  * this thread's heap, p starts a block, and the block's tag is not "free". */
 static inline __attribute__((always_inline)) void cn_free_fast(void *p) {
     uintptr_t a = (uintptr_t)p;
-    if (cn_likely(cn_in_segment(a))) {
-        cn_page *pg = cn_page_of(a);
+    size_t desc = cn_desc_offset(a);
+    if (cn_likely(desc < cn_segmap_fast(a))) {
+        cn_page *pg = (cn_page *)((uintptr_t)cn_segment_of(a) + desc);
         cn_heap *h = cn_tls_heap;
         if (cn_likely(cn_owner_peek(pg) == h)) {
             cn_block *b = p;
             uintptr_t key = pg->key;
             if (!CN_CHECKS ||
-                cn_likely(cn_block_index(pg, (uint32_t)(a & (CN_PAGE_SIZE - 1))) < pg->capacity &&
+                cn_likely(cn_block_start(pg, a) &&
                           b->tag != CN_FREED_TAG(key))) {
-                cn_block *old = pg->free;
                 b->tag = CN_FREED_TAG(key);
-                b->next = (uintptr_t)old ^ key;
+                b->next = (uintptr_t)pg->free ^ key;
                 pg->free = b;
                 /* The heap's current page is pinned (used >= 1), so only a
-                 * full page getting room or a page emptying leaves here. */
-                if (cn_unlikely(--pg->used == 0) | cn_unlikely(old == NULL)) cn_page_after_free(h, pg);
+                 * page emptying (0) or a full one getting room (negative,
+                 * CN_USED_FULL) leaves here. */
+                if (cn_used_drop(pg)) cn_page_after_free(h, pg);
                 return;
             }
         }

@@ -113,6 +113,8 @@ typedef struct cn_class {
     uint16_t capacity;    /* blocks per slab                   */
     uint32_t div_inv;     /* for cn_block_index()              */
     uint8_t  div_shift;
+    uint32_t start_mul;   /* for cn_block_start()              */
+    uint32_t start_lim;
 } cn_class;
 extern cn_class cn_classes[CN_NCLASS];
 extern uint8_t  cn_class_of_small[CN_FAST_MAX + 1];   /* by byte: no rounding on the fast path */
@@ -151,6 +153,16 @@ static inline bool cn_in_segment(uintptr_t a) {
 #endif
     return (uint16_t)cn_desc_offset(a) < cn_segmap[w];
 }
+/* a's segment map entry, for free's fast path, one instruction shorter than
+ * cn_in_segment: the window index is masked instead of range-checked.  A pointer above the 47-bit user
+ * address space (never ours, never a program's on a 4-level page table)
+ * may then alias a window of ours; the fast path reads its descriptor at
+ * the unaliased address, which is not mapped (a fault, not a wrong free)
+ * or is not a page of this thread's, and the slow path's exact check
+ * rejects it. */
+static inline uint16_t cn_segmap_fast(uintptr_t a) {
+    return cn_segmap[(a >> CN_SEG_SHIFT) & (CN_SEGMAP_BITS - 1)];
+}
 static inline cn_segment *cn_segment_of(uintptr_t a) {
     return (cn_segment *)(a & ~(CN_SEG_SIZE - 1));
 }
@@ -175,9 +187,22 @@ static inline size_t cn_page_index(const cn_page *pg) {
  * offset is a multiple of it iff rotr(off * odd^-1, shift) <= 2^32/size, and
  * then that is the quotient (Hacker's Delight, 10-17). */
 static inline uint32_t cn_block_index(const cn_page *pg, uint32_t off) {
-    uint32_t x = off * pg->div_inv;
-    unsigned s = pg->div_shift;
+    const cn_class *c = &cn_classes[pg->cls];
+    uint32_t x = off * c->div_inv;
+    unsigned s = c->div_shift;
     return (x >> s) | (x << ((32 - s) & 31));
+}
+
+/* Free's fast test that a, an address in the first page of slab pg, is
+ * where one of its blocks starts: one multiply and one compare.  With
+ * M = floor(2^32 / size) + 1 and E = M * size - 2^32 (0 < E <= size), the
+ * offset q * size + r (below 16 KiB) times M is q * E + r * M mod 2^32: under
+ * n * E when r = 0 and q < n, at least M > 2^18 otherwise.  So with n the
+ * number of blocks starting in the page, "off * M < n * E" is the test.
+ * Blocks over a page have one start there, offset 0: M = 2^18, limit 1.
+ * (alloc.c computes M and the limit; tests/unit checks every offset.) */
+static inline bool cn_block_start(const cn_page *pg, uintptr_t a) {
+    return (uint32_t)((uint32_t)(a & (CN_PAGE_SIZE - 1)) * pg->start_mul) < pg->start_lim;
 }
 
 /* ---------------------------------------------------------------------------
@@ -234,6 +259,11 @@ void  cn_page_list_append(cn_page_list *l, cn_page *pg);    /* at the end   */
 void  cn_page_list_remove(cn_page_list *l, cn_page *pg);
 /* Find or make a page of class cls with a free block; NULL when out of memory. */
 cn_page *cn_heap_find_page(cn_heap *h, unsigned cls);
+/* Flag a slab with no free block as full (it then goes in a full list). */
+static inline void cn_page_mark_full(cn_page *pg) {
+    pg->flags |= CN_PF_FULL;
+    pg->used += CN_USED_FULL;
+}
 /* A local free noticed that the page was full or is now empty. */
 void  cn_page_after_free(cn_heap *h, cn_page *pg);
 /* Stop allocating from any page (before the heap is abandoned). */
@@ -246,7 +276,8 @@ bool  cn_heap_release_kept(cn_heap *h);
 /* ---------------------------------------------------------------------------
  * heap.c
  * ------------------------------------------------------------------------- */
-extern __thread cn_heap *cn_tls_heap __attribute__((tls_model("initial-exec")));
+extern __thread cn_front cn_tls __attribute__((tls_model("initial-exec")));
+#define cn_tls_heap (cn_tls.heap)  /* the calling thread's heap */
 extern cn_heap cn_heap_empty;
 extern cn_heap cn_orphans;          /* pages of exited threads, under cn_orphan_lock */
 extern cn_lock cn_orphan_lock;
@@ -262,6 +293,8 @@ void   cn_free_to_owner(cn_heap *h, cn_page *pg, cn_block *b);
 void   cn_heaps_init(void);
 /* Local free of block b on page pg owned by h (no checks). */
 void   cn_free_local(cn_heap *h, cn_page *pg, cn_block *b);
+/* h's allocation counts per class (for statistics). */
+void   cn_heap_allocs(const cn_heap *h, uint64_t out[CN_NCLASS]);
 /* Take a page of class cls from the exited threads' pages, or NULL. */
 cn_page *cn_orphan_adopt(cn_heap *h, unsigned cls);
 void   cn_heap_fork_prepare(void);
@@ -334,6 +367,8 @@ int cn_stats_configure(const char *value);
 #if CN_VALGRIND
 extern bool cn_vg_on;                /* annotating (set by cn_init) */
 extern __thread int cn_vg_depth __attribute__((tls_model("initial-exec")));
+#else
+#define cn_vg_on false
 #endif
 void   cn_vg_init(void);
 void   cn_vg_enter(void);

@@ -98,16 +98,16 @@ typedef struct cn_page {
     uintptr_t key;                /* slab: free-list encoding key             */
     _Atomic(struct cn_heap *) owner; /* slab: owning heap; NULL otherwise     */
     struct cn_page *next, *prev;  /* heap queue, or pool free list            */
-    uint32_t capacity;            /* slab: blocks that fit in the span (32 bits:
-                                     free's check compares it from memory)   */
-    uint32_t div_inv;             /* slab: see cn_block_index()               */
-    uint32_t used;                /* slab: blocks out (incl. remote frees)    */
+    uint32_t start_mul;           /* slab: free's block-start test, see        */
+    uint32_t start_lim;           /*   cn_block_start() (copies of the class's) */
+    uint32_t used;                /* slab: blocks out (incl. remote frees),
+                                     plus CN_USED_FULL while in the full list  */
     uint16_t carved;              /* slab: blocks ever put on the free list   */
+    uint16_t capacity;            /* slab: blocks that fit in the span        */
     uint16_t npages;              /* first page of a span: its length         */
     uint16_t back;                /* tail pages: distance to the first page   */
     uint8_t  kind;                /* cn_kind                                  */
     uint8_t  cls;                 /* slab: size class                         */
-    uint8_t  div_shift;           /* slab: see cn_block_index()               */
     uint8_t  flags;               /* CN_PF_*                                  */
 } cn_page;
 
@@ -116,9 +116,15 @@ _Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= CN_PAGE_SIZE, "descriptors fit 
 _Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= 0xffff, "the segment map holds a descriptor offset");
 
 #define CN_PF_DIRTY   1   /* free page: may hold data (not purged)          */
-#define CN_PF_FULL    2   /* slab: in the heap's full list                   */
+#define CN_PF_FULL    2   /* slab: in the heap's full list (used has CN_USED_FULL) */
 #define CN_PF_ZERO    4   /* large: memory known to be zero                  */
 #define CN_PF_THP     8   /* meta: the segment is backed by huge pages       */
+#define CN_PF_CURRENT 16  /* slab: its heap's current page of its class      */
+
+/* Added to a slab's `used` while it waits in a full list: `used` is then
+ * negative as a signed number, so free's one test "(int32_t)--used <= 0"
+ * catches both a page that empties and a full page getting room. */
+#define CN_USED_FULL  0x80000000u
 
 /* Segments ask for transparent huge pages (CAIRN_THP=1) once this much of
  * their pages is in use: a big heap then faults in 2 MiB at a time, a small
@@ -155,8 +161,10 @@ typedef enum cn_heap_state { CN_HEAP_EMPTY, CN_HEAP_LIVE, CN_HEAP_DEAD, CN_HEAP_
 /* A thread's heap.  Only its thread touches it, except `remote`, where
  * other threads push the blocks they free for it. */
 typedef struct cn_heap {
-    cn_page *bins[CN_NCLASS];        /* page to allocate from, per class   */
-    uint64_t allocs[CN_NCLASS];      /* blocks allocated, per class (stats) */
+    cn_page **bins;                  /* page to allocate from, per class:
+                                        its thread's front (below), or own_bins */
+    uint64_t *allocs;                /* blocks allocated, per class (stats):
+                                        the front's, or own_allocs            */
     cn_page_list queue[CN_NCLASS];   /* pages with free blocks, per class   */
     cn_page_list full;               /* pages with none                     */
     uintptr_t remote_key;            /* encodes the links of `remote`       */
@@ -167,10 +175,22 @@ typedef struct cn_heap {
     struct cn_heap *next_all;        /* every heap ever made                */
     struct cn_heap *next_free;       /* dead heaps, for reuse               */
     int state;                       /* cn_heap_state                       */
+    cn_page *own_bins[CN_NCLASS];    /* bins of a heap without a front      */
+    uint64_t own_allocs[CN_NCLASS];  /* counts of its past threads (and of a
+                                        heap without a front)               */
     /* Written by other threads: alone on its cache line. */
     _Alignas(64) _Atomic(uintptr_t) remote;   /* blocks freed by others (MPSC stack) */
     char pad_[64 - sizeof(uintptr_t)];
 } cn_heap;
+
+/* What malloc's fast path reads, in the thread's static TLS: one TLS offset
+ * reaches the heap, the bins and the counters.  A thread's heap points its
+ * bins and allocs here while the thread lives (heap.c). */
+typedef struct cn_front {
+    struct cn_heap *heap;            /* cn_heap_empty until the first malloc */
+    cn_page *bins[CN_NCLASS];
+    uint64_t allocs[CN_NCLASS];
+} cn_front;
 
 /* ---------------------------------------------------------------------------
  * Locks: a small futex lock (never allocates).

@@ -4,6 +4,7 @@
 #define CAIRN_STATIC_LINK 1
 #include "../common.h"
 #include "cairn.h"
+#include "cairn/internal.h"     /* white box: the size classes */
 
 static void bad_free(void *arg)
 {
@@ -146,11 +147,38 @@ static void test_threads(void)
     for (int i = 0; i < 50; i++) api_round(&r);
 }
 
+/* free's fast test of "a block starts here" (cn_block_start: a multiply
+ * and a compare) against the exact answer, for every class and every byte
+ * of a slab's first page. */
+static void test_block_start(void)
+{
+    free(HIDE(malloc(16)));                     /* the classes are made at init */
+    for (unsigned c = 0; c < CN_NCLASS; c++) {
+        const cn_class *k = &cn_classes[c];
+        cn_page pg;
+        memset(&pg, 0, sizeof pg);
+        pg.cls = (uint8_t)c;
+        pg.start_mul = k->start_mul;
+        pg.start_lim = k->start_lim;
+        CHECK(k->size >= 16 && k->capacity >= 1, "class %u: size %u, capacity %u", c, k->size, k->capacity);
+        unsigned bad = 0;
+        for (uint32_t off = 0; off < CN_PAGE_SIZE; off++) {
+            bool want = off % k->size == 0 && off / k->size < k->capacity;
+            if (cn_block_start(&pg, 0x40000000u + off) != want && bad++ == 0)
+                FAILF("class %u (size %u): offset %u is %sa block start, the fast test says otherwise", c,
+                      k->size, off, want ? "" : "not ");
+            if ((cn_block_index(&pg, off) < k->capacity) != want && bad++ == 0)
+                FAILF("class %u (size %u): cn_block_index(%u) is wrong", c, k->size, off);
+        }
+    }
+}
+
 int main(void)
 {
     t_init("static");
     unsigned t = t_qemu ? 240 : 120;
     run_test("linked", test_linked, t);
     run_test("threads", test_threads, t);
+    run_test("block_start", test_block_start, t);
     return t_finish();
 }

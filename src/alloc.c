@@ -60,9 +60,9 @@ static void *oom(void) {
     return NULL;
 }
 
-static void *slab_alloc(cn_heap *h, unsigned cls) {
+static inline void *slab_alloc(cn_heap *h, unsigned cls) {
     void *p = cn_bin_pop(h, cls);
-    if (p) return p;
+    if (cn_likely(p != NULL)) return p;
     cn_page *pg = cn_heap_find_page(h, cls);         /* becomes the current page */
     return pg ? cn_page_pop(&h->allocs[cls], pg, pg->free) : NULL;
 }
@@ -101,15 +101,16 @@ static void *alloc_any(cn_heap *h, size_t n, bool zero) {
 }
 
 cn_noinline void *cn_malloc_slow(size_t n, bool zero) {
-    /* Past the fast path's table but still a size class (1 KiB - 128 KiB):
-     * the same pop, with the class computed.  A thread without a heap (or
-     * under valgrind) sees only empty pages here and goes on. */
-    if (n > CN_FAST_MAX && n <= CN_SMALL_MAX) {
-        void *p = cn_bin_pop(cn_tls_heap, cn_size_class_calc(n));
+    /* A size class, for a thread that has a heap: the current page (from
+     * 1 KiB, the fast path's table ends), else the next page of the class.
+     * A thread without a heap (or under valgrind) goes on. */
+    cn_heap *h = cn_tls_heap;
+    if (n <= CN_SMALL_MAX && cn_likely(h != &cn_heap_empty)) {
+        void *p = slab_alloc(h, cn_size_class(n));
         if (cn_likely(p != NULL)) return zero ? memset(p, 0, n) : p;
     }
     if (cn_vg_route()) return cn_vg_malloc(n, zero);
-    cn_heap *h = cn_heap_get();
+    h = cn_heap_get();
     if (cn_unlikely(!h)) return oom();
     void *p = alloc_any(h, n, zero);
     /* The OS said no: give back every empty page we keep, and try again. */

@@ -199,13 +199,24 @@ static void page_park(cn_heap *h, cn_page *pg) {
 
 cn_page *cn_heap_find_page(cn_heap *h, unsigned cls) {
     cn_page *pg = h->bins[cls];
+    int skipped = 0;
     if (pg != &cn_page_empty) {
         if (page_has_room(pg)) return make_current(h, cls, pg);
         page_park(h, pg);
     }
     if (atomic_load_explicit(&h->remote, memory_order_relaxed)) cn_heap_drain(h);
     while ((pg = h->queue[cls].first) != NULL) {
-        if (page_has_room(pg)) return make_current(h, cls, pg);
+        if (page_has_room(pg)) {
+            /* A page with only a few free blocks would be used up at once:
+             * send it to the back of the queue to gather more while a fresh
+             * page serves, unless every page is like it. */
+            uint32_t room = pg->capacity - pg->used;
+            if (room * 8 >= pg->capacity || pg == h->queue[cls].last) return make_current(h, cls, pg);
+            cn_page_list_remove(&h->queue[cls], pg);
+            cn_page_list_append(&h->queue[cls], pg);
+            if (++skipped >= 2) break;
+            continue;
+        }
         page_park(h, pg);
     }
     if (h->kept_pages) kept_age(h);

@@ -79,7 +79,7 @@ out:
 static inline __attribute__((always_inline)) void cn_free_fast(void *p) {
     uintptr_t a = (uintptr_t)p;
     size_t desc = cn_desc_offset(a);
-    if (cn_likely(desc < cn_segmap_fast(a))) {
+    if (cn_likely((uint16_t)desc < cn_segmap_fast(a))) {
         cn_page *pg = (cn_page *)((uintptr_t)cn_segment_of(a) + desc);
         cn_heap *h = cn_tls_heap;
         if (cn_likely(cn_owner_peek(pg) == h)) {

@@ -102,7 +102,7 @@ static void *alloc_any(cn_heap *h, size_t n, bool zero) {
 
 cn_noinline void *cn_malloc_slow(size_t n, bool zero) {
     /* A size class, for a thread that has a heap: the current page (from
-     * 1 KiB, the fast path's table ends), else the next page of the class.
+     * 4 KiB, the fast path's table ends), else the next page of the class.
      * A thread without a heap (or under valgrind) goes on. */
     cn_heap *h = cn_tls_heap;
     if (n <= CN_SMALL_MAX && cn_likely(h != &cn_heap_empty)) {

@@ -31,7 +31,7 @@
 /* Size classes: 16..128 in steps of 16, then 4 classes per power of two up
  * to CN_SMALL_MAX.  Sizes up to CN_FAST_MAX are mapped by a table. */
 #define CN_SMALL_MAX   ((size_t)128 * 1024)
-#define CN_FAST_MAX    1024
+#define CN_FAST_MAX    4096
 #define CN_NCLASS      48
 
 /* Misuse checks on free's fast path (interior pointers, double frees).

@@ -27,7 +27,7 @@ static const cn_option_desc option_table[CN_OPT_COUNT] = {
     [CN_OPT_HUGE_CACHE]      = { "CAIRN_HUGE_CACHE", 64L << 20,
                                  "bytes of freed huge mappings kept for reuse", false },
     [CN_OPT_THP]             = { "CAIRN_THP", 1,
-                                 "transparent huge pages: 0 never, 1 for blocks of 8 MiB or more and big heaps, 2 every segment", false },
+                                 "transparent huge pages: 0 never, 1 blocks of 8 MiB or more, 2 also big heaps' segments, 3 every segment", false },
     [CN_OPT_STATS]           = { "CAIRN_STATS", 0,
                                  "1: malloc_stats() at exit; json:PATH: JSON statistics to PATH at exit", true },
     [CN_OPT_VERBOSE]         = { "CAIRN_VERBOSE", 0, "print version and options at start", false },

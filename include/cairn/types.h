@@ -126,7 +126,7 @@ _Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= 0xffff, "the segment map holds 
  * catches both a page that empties and a full page getting room. */
 #define CN_USED_FULL  0x80000000u
 
-/* Segments ask for transparent huge pages (CAIRN_THP=1) once this much of
+/* Segments ask for transparent huge pages (CAIRN_THP=2) once this much of
  * their pages is in use: a big heap then faults in 2 MiB at a time, a small
  * one is not rounded up to 2 MiB. */
 #ifndef CN_THP_HEAP

@@ -8,8 +8,9 @@
  *   calloc_fresh  calloc(256 MiB) grows RSS by a few MiB at most
  *   thp           transparent huge pages (CAIRN_THP=1, the default): an
  *                 8 MiB block starts on a 2 MiB boundary and its mapping
- *                 asks for huge pages, and so do segments once the heap is
- *                 past 64 MiB; a purged segment no longer does (smaps'
+ *                 asks for huge pages; segments do not.  With CAIRN_THP=2
+ *                 (this program run again) segments do once the heap is
+ *                 past 64 MiB, and a purged segment no longer does (smaps'
  *                 THPeligible, checked when the kernel's mode is madvise)
  */
 #include "../common.h"
@@ -109,7 +110,8 @@ static int thp_eligible(const void *p)
     return flag;
 }
 
-static void thp(void)
+/* 1 if the kernel's THP mode is madvise and smaps tells THPeligible. */
+static bool thp_madvise_mode(void)
 {
     char mode[128] = "";
     FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
@@ -117,9 +119,40 @@ static void thp(void)
         if (!fgets(mode, sizeof mode, f)) mode[0] = 0;
         fclose(f);
     }
+    return strstr(mode, "[madvise]") != NULL && thp_eligible(&mode) >= 0;
+}
+
+/* 160 MiB of 64-byte blocks; the segments past the first 64 MiB ask for
+ * huge pages if want_late (else none does); a purge takes it back.
+ * Returns NULL or what went wrong. */
+static const char *thp_segments(bool madvise_mode, bool want_late)
+{
+    size_t count = 160 * MiB / 64;
+    void **v = HIDE(malloc(count * sizeof *v));
+    if (!v) return "malloc of the table failed";
+    for (size_t i = 0; i < count; i++) {
+        v[i] = HIDE(malloc(HIDE((size_t)64)));
+        if (!v[i]) return "malloc(64) returned NULL";
+        memset(v[i], 2, 64);
+    }
+    void *late = v[count - 1];
+    if (madvise_mode && thp_eligible(late) != want_late)
+        return want_late ? "a segment past 64 MiB of heap is not THP-eligible (CAIRN_THP=2)"
+                         : "a segment asks for huge pages by default (CAIRN_THP=1)";
+    for (size_t i = 0; i < count - 1; i++) free(v[i]);
+    malloc_trim(0);
+    if (madvise_mode && thp_eligible(late) != 0) return "a purged segment still asks for huge pages";
+    if (*(char *)late != 2) return "the block kept alive lost its contents";
+    free(late);
+    free(v);
+    return NULL;
+}
+
+static void thp(void)
+{
     /* The flags are checked where they say something: the kernel's mode is
      * madvise, and smaps has THPeligible (Linux 4.20 and later). */
-    bool madvise_mode = strstr(mode, "[madvise]") != NULL && thp_eligible(&mode) >= 0;
+    bool madvise_mode = thp_madvise_mode();
 
     char *big = HIDE(malloc(HIDE(8 * MiB)));
     CHECK(big, "malloc(8 MiB) returned NULL");
@@ -128,27 +161,32 @@ static void thp(void)
     if (madvise_mode) CHECK(thp_eligible(big) == 1, "an 8 MiB block's mapping is not THP-eligible");
     free(big);
 
-    /* 160 MiB of 64-byte blocks: the segments past the first 64 MiB ask. */
-    size_t count = 160 * MiB / 64;
-    void **v = HIDE(malloc(count * sizeof *v));
-    CHECK(v, "malloc of the table failed");
-    for (size_t i = 0; i < count; i++) {
-        v[i] = HIDE(malloc(HIDE((size_t)64)));
-        CHECK(v[i], "malloc(64) #%zu returned NULL", i);
-        memset(v[i], 2, 64);
+    const char *why = thp_segments(madvise_mode, false);
+    CHECK(!why, "%s", why);
+
+    /* The same program again, with CAIRN_THP=2 (the options are read at
+     * start): now the late segments ask. */
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        setenv("CAIRN_THP", "2", 1);
+        execl("/proc/self/exe", "rss", "thp-segments", (char *)NULL);
+        _exit(127);
     }
-    void *late = v[count - 1];
-    if (madvise_mode) CHECK(thp_eligible(late) == 1, "a segment past 64 MiB of heap is not THP-eligible");
-    for (size_t i = 0; i < count - 1; i++) free(v[i]);
-    malloc_trim(0);
-    if (madvise_mode) CHECK(thp_eligible(late) == 0, "a purged segment still asks for huge pages");
-    CHECK(*(char *)late == 2, "the block kept alive lost its contents");
-    free(late);
-    free(v);
+    int st = 0;
+    CHECK(waitpid(pid, &st, 0) == pid, "waitpid: %s", strerror(errno));
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "with CAIRN_THP=2: %s",
+          WIFEXITED(st) && WEXITSTATUS(st) == 2 ? "see the line above" : "the child did not finish");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "thp-segments") == 0) {      /* run by thp() */
+        const char *why = thp_segments(thp_madvise_mode(), true);
+        if (why) fprintf(stderr, "rss thp-segments: %s\n", why);
+        return why ? 2 : 0;
+    }
     t_init("rss");
     unsigned t = 120;
     run_test("calloc_fresh", calloc_fresh, t);

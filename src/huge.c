@@ -117,11 +117,24 @@ size_t cn_huge_release_cache(void) {
     return n;
 }
 
-/* Blocks of CN_THP_BLOCK_MIN or more ask for transparent huge pages. */
-static bool thp_wanted(size_t n) { return cn_options[CN_OPT_THP] && n >= CN_THP_BLOCK_MIN; }
-static void thp_ask(void *p, size_t n) {
+/* Blocks of CN_THP_BLOCK_MIN or more ask for transparent huge pages, as
+ * long as the first touches timed find them worth it (see os.c). */
+static bool thp_size(size_t n) { return cn_options[CN_OPT_THP] && n >= CN_THP_BLOCK_MIN; }
+static bool thp_wanted(size_t n) { return thp_size(n) && cn_os_thp_try(); }
+/* Ask for [p, p + n); the first whole huge page at or past `fresh` (never
+ * touched) is touched now, and timed. */
+static bool thp_probe(void *p, size_t n, size_t fresh) {
+    uintptr_t a = (uintptr_t)p, page = (a + fresh + CN_THP_SIZE - 1) & ~(uintptr_t)(CN_THP_SIZE - 1);
+    if (page - a >= n || n - (page - a) < CN_THP_SIZE) return true;
+    cn_count_add(&cn_count.thp_probes, 1);
+    if (cn_os_thp_probe((void *)page)) return true;
+    cn_count_add(&cn_count.thp_dear, 1);
+    return false;
+}
+static void thp_ask(void *p, size_t n, size_t fresh) {
     cn_os_huge_pages(p, n, true);
     cn_count_add(&cn_count.thp_blocks, 1);
+    if (!thp_probe(p, n, fresh)) cn_os_huge_pages(p, n, false);
 }
 
 /* The cached mapping to reuse for `need` bytes at `alignment` (under the
@@ -214,7 +227,7 @@ void *cn_huge_alloc(size_t size, size_t alignment, bool zero) {
         if (extra > ptr - base) cn_os_unmap((void *)(ptr + need), extra - (ptr - base));
         base = ptr;
         mapped = need;
-        if (thp) thp_ask((void *)ptr, need);
+        if (thp) thp_ask((void *)ptr, need, 0);
     }
     /* Only what came from the cache may hold old contents. */
     if (zero && dirty) memset((void *)ptr, 0, dirty < size ? dirty : size);
@@ -308,7 +321,11 @@ void *cn_huge_realloc(void *p, size_t size) {
         q = cn_os_grow((void *)cur.base, cur.size, want);
         if (!q && want > need + offset) q = cn_os_grow((void *)cur.base, cur.size, (want = need + offset));
         if (!q) return NULL;
-        if (thp_wanted(want) && !thp_wanted(cur.size)) thp_ask(q, want);   /* grown past the size */
+        if (thp_size(want) && !thp_size(cur.size)) {           /* grown past the size */
+            if (cn_os_thp_try()) thp_ask(q, want, cur.size);
+        } else if (thp_size(cur.size)) {  /* asked for at its size, if they paid: measure again */
+            if (cn_os_thp_dear() || !thp_probe(q, want, cur.size)) cn_os_huge_pages(q, want, false);
+        }
         need = want - offset;
     }
     cn_lock_acquire(&huge_lock);

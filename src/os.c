@@ -73,6 +73,66 @@ void cn_os_huge_pages(void *p, size_t size, bool on) {
 #endif
 }
 
+/* Are huge pages worth it here?  Measured, not assumed.  A 2 MiB page's
+ * first touch zeroes 2 MiB at once: a gain where 4 KiB faults are dear (one
+ * fault instead of 512), a loss where the memory behind it is fresh to the
+ * host -- a VM whose host takes freed guest memory back (we measured 0.2 ms
+ * for a huge page the host still backed, 6 ms for a fresh one, 1 us for a
+ * 4 KiB fault).  The first touch of a new huge mapping is timed against a
+ * 4 KiB fault (the fastest of 8, timed once); costing more than the 512
+ * small faults it replaces, it makes new mappings stop asking, but for one
+ * in 16, which measures again. */
+static _Atomic uint32_t thp_dear;          /* the last probe found them dear */
+static _Atomic uint32_t thp_turn;
+static _Atomic uint64_t small_fault_ns;    /* 0: not measured yet */
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t small_fault(void) {
+    uint64_t v = atomic_load_explicit(&small_fault_ns, memory_order_relaxed);
+    if (v) return v;
+    size_t ps = cn_os_page_size(), n = 16 * ps;
+    char *p = cn_os_map(n);
+    if (!p) return 0;
+    cn_os_huge_pages(p, n, false);
+    uint64_t best = UINT64_MAX;
+    for (size_t i = 0; i < 8; i++) {
+        uint64_t t = now_ns();
+        ((volatile char *)p)[2 * i * ps] = 1;
+        t = now_ns() - t;
+        if (t < best) best = t;
+    }
+    cn_os_unmap(p, n);
+    best = best ? best : 1;
+    atomic_store_explicit(&small_fault_ns, best, memory_order_relaxed);
+    return best;
+}
+
+bool cn_os_thp_verdict(uint64_t huge_ns, uint64_t small_ns) {
+    return huge_ns <= small_ns * (CN_THP_SIZE / 4096);
+}
+
+bool cn_os_thp_try(void) {
+    if (!atomic_load_explicit(&thp_dear, memory_order_relaxed)) return true;
+    return atomic_fetch_add_explicit(&thp_turn, 1, memory_order_relaxed) % 16 == 15;
+}
+
+bool cn_os_thp_dear(void) { return atomic_load_explicit(&thp_dear, memory_order_relaxed); }
+
+bool cn_os_thp_probe(void *page) {
+    uint64_t small = small_fault();
+    uint64_t t = now_ns();
+    *(volatile char *)page = 0;              /* fresh memory: it reads 0 anyway */
+    t = now_ns() - t;
+    bool pays = !small || cn_os_thp_verdict(t, small);
+    atomic_store_explicit(&thp_dear, !pays, memory_order_relaxed);
+    return pays;
+}
+
 uint64_t cn_os_random(void) {
     static _Atomic uint64_t counter;
     uint64_t r = 0;

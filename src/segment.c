@@ -152,7 +152,8 @@ static bool segment_new(size_t min_pages) {
     /* A big heap's full segments take huge pages (before the first touch),
      * until their first purge. */
     long thp = cn_options[CN_OPT_THP];
-    bool on_thp = npages == CN_SEG_PAGES && (thp >= 3 || (thp == 2 && pool.used_pages * CN_PAGE_SIZE >= CN_THP_HEAP));
+    bool on_thp = npages == CN_SEG_PAGES && (thp >= 3 || (thp == 2 && pool.used_pages * CN_PAGE_SIZE >= CN_THP_HEAP)) &&
+                  cn_os_thp_try();
     if (on_thp) {
         cn_os_huge_pages(p, CN_SEG_SIZE, true);
         cn_count_add(&cn_count.thp_segments, 1);

@@ -62,6 +62,7 @@ typedef struct stats {
     uint64_t map_refused;         /* mmap / mremap calls the OS refused     */
     int map_errno;                /* the errno of the last of them          */
     uint64_t thp_segments, thp_blocks; /* asked for transparent huge pages  */
+    uint64_t thp_probes, thp_dear;     /* first touches timed; found dear     */
     uint64_t resident;            /* the process's RSS; 0 if unknown        */
     /* Derived from the above */
     uint64_t used_blocks, used_bytes, free_blocks, free_block_bytes, overhead;
@@ -219,6 +220,8 @@ static void stats_collect(stats *s) {
     s->map_errno = atomic_load_explicit(&cn_count.map_errno, memory_order_relaxed);
     s->thp_segments = atomic_load_explicit(&cn_count.thp_segments, memory_order_relaxed);
     s->thp_blocks = atomic_load_explicit(&cn_count.thp_blocks, memory_order_relaxed);
+    s->thp_probes = atomic_load_explicit(&cn_count.thp_probes, memory_order_relaxed);
+    s->thp_dear = atomic_load_explicit(&cn_count.thp_dear, memory_order_relaxed);
     s->resident = resident_bytes();
 }
 
@@ -423,8 +426,9 @@ static void render_text(sink *k, const stats *s) {
     OUT(k, "peak: %zu segments = %llu bytes; huge %llu bytes\n", s->pool.peak_segments,
         ULL((uint64_t)s->pool.peak_mapped), ULL(s->huge_peak));
     if (s->thp_segments || s->thp_blocks)
-        OUT(k, "transparent huge pages asked for: %llu segments, %llu huge blocks\n", ULL(s->thp_segments),
-            ULL(s->thp_blocks));
+        OUT(k, "transparent huge pages asked for: %llu segments, %llu huge blocks (%llu first touches timed, "
+               "%llu found them dear)\n", ULL(s->thp_segments), ULL(s->thp_blocks), ULL(s->thp_probes),
+            ULL(s->thp_dear));
     if (s->map_refused)
         OUT(k, "the OS refused %llu mappings (last errno %d)\n", ULL(s->map_refused), s->map_errno);
     OUT(k, "Total (incl. huge): system bytes = %llu, in use bytes = %llu, max system bytes = %llu\n",
@@ -508,8 +512,10 @@ static void render_json(sink *k, const stats *s) {
            "\"cache_bytes\": %llu},\n",
         ULL(s->huge_count), ULL(s->huge_bytes), ULL(s->huge_peak), ULL(s->huge_allocs),
         ULL(s->huge_frees), ULL(s->huge_cache));
-    OUT(k, "  \"os\": {\"map_refused\": %llu, \"last_errno\": %d, \"thp_segments\": %llu, \"thp_blocks\": %llu},\n",
-        ULL(s->map_refused), s->map_errno, ULL(s->thp_segments), ULL(s->thp_blocks));
+    OUT(k, "  \"os\": {\"map_refused\": %llu, \"last_errno\": %d, \"thp_segments\": %llu, \"thp_blocks\": %llu, "
+           "\"thp_probes\": %llu, \"thp_dear\": %llu},\n",
+        ULL(s->map_refused), s->map_errno, ULL(s->thp_segments), ULL(s->thp_blocks), ULL(s->thp_probes),
+        ULL(s->thp_dear));
     OUT(k, "  \"totals\": {\"mapped\": %llu, \"in_use\": %llu, \"free\": %llu},\n",
         ULL(s->pool.mapped + s->huge_bytes), ULL(s->used_bytes + s->large_bytes + s->huge_bytes),
         ULL(s->free_block_bytes + s->free_bytes));

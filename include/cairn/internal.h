@@ -53,6 +53,16 @@ void     cn_os_unmap(void *p, size_t size);
 void     cn_os_purge(void *p, size_t size);            /* drop contents, keep mapping */
 void    *cn_os_grow(void *p, size_t old_size, size_t new_size); /* mremap, may move */
 void     cn_os_huge_pages(void *p, size_t size, bool on); /* transparent huge pages or not */
+/* Whether to ask for huge pages now (false while probes find them dear,
+ * but for one call in 16); time the first touch of `page` (2 MiB-aligned,
+ * fresh, just given MADV_HUGEPAGE): true if they pay; whether the last
+ * probe found them dear. */
+bool     cn_os_thp_try(void);
+bool     cn_os_thp_probe(void *page);
+bool     cn_os_thp_dear(void);
+/* Whether a huge page whose first touch took huge_ns pays, against 4 KiB
+ * faults of small_ns. */
+bool     cn_os_thp_verdict(uint64_t huge_ns, uint64_t small_ns);
 #define CN_THP_SIZE ((size_t)2 << 20)                  /* x86's transparent huge page   */
 uint64_t cn_os_random(void);
 uint64_t cn_os_now_ms(void);
@@ -336,6 +346,7 @@ typedef struct cn_counters {
     _Atomic uint64_t map_refused;               /* mmap calls that failed     */
     _Atomic int      map_errno;                 /* the last one's errno       */
     _Atomic uint64_t thp_segments, thp_blocks;  /* mappings given MADV_HUGEPAGE */
+    _Atomic uint64_t thp_probes, thp_dear;      /* first touches timed; found dear */
 } cn_counters;
 extern cn_counters cn_count;
 static inline void cn_count_add(_Atomic uint64_t *c, uint64_t n) {

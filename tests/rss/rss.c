@@ -7,8 +7,9 @@
  *   trim_<size>   the same, but malloc_trim(0) right after the frees
  *   calloc_fresh  calloc(256 MiB) grows RSS by a few MiB at most
  *   thp           transparent huge pages (CAIRN_THP=1, the default): an
- *                 8 MiB block starts on a 2 MiB boundary and its mapping
- *                 asks for huge pages; segments do not.  With CAIRN_THP=2
+ *                 8 MiB block starts on a 2 MiB boundary, its mapping
+ *                 asks for huge pages and the first touch of one is timed
+ *                 (the statistics count it); segments do not.  With CAIRN_THP=2
  *                 (this program run again) segments do once the heap is
  *                 past 64 MiB, and a purged segment no longer does (smaps'
  *                 THPeligible, checked when the kernel's mode is madvise)
@@ -160,6 +161,13 @@ static void thp(void)
     memset(big, 1, 8 * MiB);
     if (madvise_mode) CHECK(thp_eligible(big) == 1, "an 8 MiB block's mapping is not THP-eligible");
     free(big);
+    /* Its first huge page's first touch was timed (whether they pay). */
+    static char json[64 * 1024];
+    size_t (*stats_json)(char *, size_t) = (size_t (*)(char *, size_t))dlsym(RTLD_DEFAULT, "cairn_stats_json");
+    CHECK(stats_json, "cairn_stats_json is not there (is Cairn preloaded?)");
+    CHECK(stats_json(json, sizeof json) < sizeof json, "cairn_stats_json: the document does not fit");
+    const char *at = strstr(json, "\"thp_probes\": ");
+    CHECK(at && strtoull(at + 14, NULL, 10) >= 1, "no first touch of a huge page was timed (%.40s)", at ? at : "no thp_probes");
 
     const char *why = thp_segments(madvise_mode, false);
     CHECK(!why, "%s", why);

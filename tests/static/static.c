@@ -173,6 +173,16 @@ static void test_block_start(void)
     }
 }
 
+/* The huge-page verdict: a 2 MiB first touch pays when it costs no more
+ * than the 512 4 KiB faults it replaces (os.c). */
+static void test_thp_verdict(void)
+{
+    CHECK(cn_os_thp_verdict(240000, 1000), "0.24 ms against 512 x 1 us faults: should pay");
+    CHECK(!cn_os_thp_verdict(6300000, 1000), "6.3 ms against 512 x 1 us faults: should not pay");
+    CHECK(cn_os_thp_verdict(6300000, 15000), "6.3 ms against 512 x 15 us faults: should pay");
+    CHECK(cn_os_thp_verdict(512000, 1000) && !cn_os_thp_verdict(512001, 1000), "the break-even is 512 faults");
+}
+
 int main(void)
 {
     t_init("static");
@@ -180,5 +190,6 @@ int main(void)
     run_test("linked", test_linked, t);
     run_test("threads", test_threads, t);
     run_test("block_start", test_block_start, t);
+    run_test("thp_verdict", test_thp_verdict, t);
     return t_finish();
 }

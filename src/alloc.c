@@ -100,6 +100,19 @@ static void *alloc_any(cn_heap *h, size_t n, bool zero) {
     return p;
 }
 
+/* malloc's fast path found its page used up (n <= CN_FAST_MAX): the next
+ * page of the class, with little around it; anything else goes on to
+ * cn_malloc_slow. */
+cn_noinline void *cn_malloc_refill(size_t n) {
+    cn_heap *h = cn_tls_heap;
+    if (cn_likely(h != &cn_heap_empty)) {
+        unsigned cls = cn_class_of_small[n];
+        cn_page *pg = cn_heap_find_page(h, cls);
+        if (cn_likely(pg != NULL)) return cn_page_pop(&h->allocs[cls], pg, pg->free);
+    }
+    return cn_malloc_slow(n, false);
+}
+
 cn_noinline void *cn_malloc_slow(size_t n, bool zero) {
     /* A size class, for a thread that has a heap: the current page (from
      * 4 KiB, the fast path's table ends), else the next page of the class.

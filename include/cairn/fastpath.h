@@ -41,6 +41,7 @@ static inline __attribute__((always_inline)) void *cn_malloc_fast(size_t n) {
         cn_page *pg = cn_tls.bins[cls];
         cn_block *b = pg->free;
         if (cn_likely(b != NULL)) return cn_page_pop(&cn_tls.allocs[cls], pg, b);
+        return cn_malloc_refill(n);
     }
     return cn_malloc_slow(n, false);
 }

@@ -318,6 +318,7 @@ uint64_t cn_heap_next_key(cn_heap *h);
  * ------------------------------------------------------------------------- */
 void  *cn_malloc(size_t n);
 void  *cn_malloc_slow(size_t n, bool zero);
+void  *cn_malloc_refill(size_t n);             /* n <= CN_FAST_MAX, page used up */
 void   cn_free_slow(void *p);
 void  *cn_calloc(size_t count, size_t size);
 void  *cn_realloc(void *p, size_t n);

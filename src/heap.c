@@ -146,14 +146,17 @@ static void heap_abandon(cn_heap *h) {
 /* The thread of h is going (under heaps_lock): h keeps its bins and counts
  * itself from now on, so nothing reads the thread's TLS after it is gone. */
 static void heap_leave_front(cn_heap *h) {
-    if (h->bins == h->own_bins) return;
-    for (unsigned c = 0; c < CN_NCLASS; c++) {
-        h->own_bins[c] = h->bins[c];
-        h->own_allocs[c] += h->allocs[c];
-        h->allocs[c] = 0;
+    if (h->bins != h->own_bins) {
+        for (unsigned c = 0; c < CN_NCLASS; c++) h->own_bins[c] = h->bins[c];
+        h->bins = h->own_bins;
     }
-    h->bins = h->own_bins;
-    h->allocs = h->own_allocs;
+    if (h->allocs != h->own_allocs) {
+        for (unsigned c = 0; c < CN_NCLASS; c++) {
+            h->own_allocs[c] += h->allocs[c];
+            h->allocs[c] = 0;
+        }
+        h->allocs = h->own_allocs;
+    }
 }
 
 void cn_heap_allocs(const cn_heap *h, uint64_t out[CN_NCLASS]) {
@@ -205,7 +208,17 @@ static cn_heap *heap_new(void) {
             all_heaps = h;
         }
     }
-    if (h) h->state = CN_HEAP_LIVE;
+    if (h) {
+        h->state = CN_HEAP_LIVE;
+        /* Set under the lock: fork's child and the statistics read them. */
+        if (!cn_vg_on) {               /* under valgrind the front stays empty */
+            h->bins = cn_tls.bins;
+            h->allocs = cn_tls.allocs;
+        } else {
+            h->bins = h->own_bins;
+            h->allocs = h->own_allocs;
+        }
+    }
     cn_lock_release(&heaps_lock);
     return h;
 }
@@ -217,13 +230,6 @@ cn_heap *cn_heap_get(void) {
     if ((h = cn_tls_heap) != &cn_heap_empty) return h;    /* init allocated */
     h = heap_new();
     if (!h) return NULL;
-    if (!cn_vg_on) {                   /* under valgrind the front stays empty */
-        h->bins = cn_tls.bins;
-        h->allocs = cn_tls.allocs;
-    } else {
-        h->bins = h->own_bins;
-        h->allocs = h->own_allocs;
-    }
     heap_reset(h);
     cn_tls_heap = h;
     cn_heap_drain(h);                  /* a reused heap may hold late remote frees */

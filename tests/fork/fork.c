@@ -6,6 +6,9 @@
  *   fflush_fork    one thread loops on fflush(NULL) with buffered streams,
  *                  another on malloc/free; main forks many times
  *   fork_exec      fork + exec of /bin/true (under the same LD_PRELOAD)
+ *   fork_births    fork while other threads are being born (each makes its
+ *                  heap with its first malloc and exits); every child
+ *                  mallocs, frees and exits cleanly
  * Every child arms alarm(): a deadlock shows up as SIGALRM, not a hang.
  */
 #include "../common.h"
@@ -289,6 +292,49 @@ static void test_fork_exec(void)
     pthread_join(t[1], NULL);
 }
 
+static atomic_int births_stop;
+
+static void *born(void *arg)
+{
+    free(HIDE(malloc(HIDE((size_t)(uintptr_t)arg))));
+    return NULL;
+}
+
+/* Starts short-lived threads until told to stop (two at a time). */
+static void *midwife(void *arg)
+{
+    (void)arg;
+    for (uintptr_t i = 0; !atomic_load(&births_stop); i++) {
+        pthread_t a, b;
+        if (pthread_create(&a, NULL, born, (void *)(16 + i % 512)) != 0) continue;
+        if (pthread_create(&b, NULL, born, (void *)(32 + i % 1024)) == 0) pthread_join(b, NULL);
+        pthread_join(a, NULL);
+    }
+    return NULL;
+}
+
+static void test_fork_births(void)
+{
+    pthread_t m;
+    atomic_store(&births_stop, 0);
+    t_start(&m, midwife, NULL);
+    int rounds = t_qemu ? 100 : 2000;
+    for (int i = 0; i < rounds; i++) {
+        pid_t pid = fork();
+        CHECK(pid >= 0, "fork failed: %s", strerror(errno));
+        if (pid == 0) {
+            alarm(10);
+            void *p = malloc(100);
+            free(p);
+            _exit(p ? 0 : 3);
+        }
+        const char *why = t_reap(pid);
+        CHECK(!why, "child of round %d: %s", i + 1, why);
+    }
+    atomic_store(&births_stop, 1);
+    pthread_join(m, NULL);
+}
+
 int main(void)
 {
     t_init("fork");
@@ -298,5 +344,6 @@ int main(void)
     run_test("fflush_fork", test_fflush_fork, t);
     /* Under qemu-user an exec'd program runs natively: nothing to test. */
     if (!t_qemu) run_test("fork_exec", test_fork_exec, t);
+    run_test("fork_births", test_fork_births, t);
     return t_finish();
 }

@@ -60,11 +60,15 @@ static void *oom(void) {
     return NULL;
 }
 
-static inline void *slab_alloc(cn_heap *h, unsigned cls) {
-    void *p = cn_bin_pop(h, cls);
-    if (cn_likely(p != NULL)) return p;
+/* The current page of class cls is used up: pop from the next one. */
+static void *next_page_pop(cn_heap *h, unsigned cls) {
     cn_page *pg = cn_heap_find_page(h, cls);         /* becomes the current page */
     return pg ? cn_page_pop(&h->allocs[cls], pg, pg->free) : NULL;
+}
+
+static inline void *slab_alloc(cn_heap *h, unsigned cls) {
+    void *p = cn_bin_pop(h, cls);
+    return cn_likely(p != NULL) ? p : next_page_pop(h, cls);
 }
 
 /* A block of whole pages, aligned to `align_pages` pages. */
@@ -105,12 +109,8 @@ static void *alloc_any(cn_heap *h, size_t n, bool zero) {
  * cn_malloc_slow. */
 cn_noinline void *cn_malloc_refill(size_t n) {
     cn_heap *h = cn_tls_heap;
-    if (cn_likely(h != &cn_heap_empty)) {
-        unsigned cls = cn_class_of_small[n];
-        cn_page *pg = cn_heap_find_page(h, cls);
-        if (cn_likely(pg != NULL)) return cn_page_pop(&h->allocs[cls], pg, pg->free);
-    }
-    return cn_malloc_slow(n, false);
+    void *p = cn_likely(h != &cn_heap_empty) ? next_page_pop(h, cn_class_of_small[n]) : NULL;
+    return cn_likely(p != NULL) ? p : cn_malloc_slow(n, false);
 }
 
 cn_noinline void *cn_malloc_slow(size_t n, bool zero) {

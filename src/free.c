@@ -14,7 +14,7 @@ void cn_free(void *p) { cn_free_fast(p); }
 void cn_free_local(cn_heap *h, cn_page *pg, cn_block *b) {
     b->next = (uintptr_t)pg->free ^ pg->key;
     pg->free = b;
-    if ((int32_t)--pg->used <= 0) cn_page_after_free(h, pg);
+    if (cn_used_drop(pg)) cn_page_after_free(h, pg);
 }
 
 /* ---------------------------------------------------------------------------

@@ -321,10 +321,10 @@ void *cn_huge_realloc(void *p, size_t size) {
         q = cn_os_grow((void *)cur.base, cur.size, want);
         if (!q && want > need + offset) q = cn_os_grow((void *)cur.base, cur.size, (want = need + offset));
         if (!q) return NULL;
-        if (thp_size(want) && !thp_size(cur.size)) {           /* grown past the size */
-            if (cn_os_thp_try()) thp_ask(q, want, cur.size);
-        } else if (thp_size(cur.size)) {  /* asked for at its size, if they paid: measure again */
-            if (cn_os_thp_dear() || !thp_probe(q, want, cur.size)) cn_os_huge_pages(q, want, false);
+        if (!thp_size(cur.size)) {
+            if (thp_wanted(want)) thp_ask(q, want, cur.size);                 /* grown past the size */
+        } else if (cn_os_thp_dear() || !thp_probe(q, want, cur.size)) {     /* measured again */
+            cn_os_huge_pages(q, want, false);
         }
         need = want - offset;
     }

@@ -210,7 +210,7 @@ static inline uint32_t cn_block_index(const cn_page *pg, uint32_t off) {
  * n * E when r = 0 and q < n, at least M > 2^18 otherwise.  So with n the
  * number of blocks starting in the page, "off * M < n * E" is the test.
  * Blocks over a page have one start there, offset 0: M = 2^18, limit 1.
- * (alloc.c computes M and the limit; tests/unit checks every offset.) */
+ * (alloc.c computes M and the limit; tests/static checks every offset.) */
 static inline bool cn_block_start(const cn_page *pg, uintptr_t a) {
     return (uint32_t)((uint32_t)(a & (CN_PAGE_SIZE - 1)) * pg->start_mul) < pg->start_lim;
 }

@@ -63,7 +63,7 @@ static void *oom(void) {
 /* The current page of class cls is used up: pop from the next one. */
 static void *next_page_pop(cn_heap *h, unsigned cls) {
     cn_page *pg = cn_heap_find_page(h, cls);         /* becomes the current page */
-    return pg ? cn_page_pop(&h->allocs[cls], pg, pg->free) : NULL;
+    return pg ? cn_page_pop(pg, pg->free) : NULL;
 }
 
 static inline void *slab_alloc(cn_heap *h, unsigned cls) {

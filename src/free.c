@@ -25,7 +25,7 @@ void cn_free_local(cn_heap *h, cn_page *pg, cn_block *b) {
 static cn_block *slab_block(cn_page **pgp, uintptr_t a, const char *fn) {
     cn_page *pg = cn_slab_first(*pgp);
     uint32_t off = (uint32_t)(a - cn_page_addr(pg));
-    if (cn_block_index(pg, off) >= pg->capacity) cn_fatal(fn, "invalid pointer", (void *)a);
+    if (cn_block_index(pg, off) >= cn_page_capacity(pg)) cn_fatal(fn, "invalid pointer", (void *)a);
     *pgp = pg;
     return (cn_block *)a;
 }
@@ -66,7 +66,7 @@ static bool tag_by_chance(cn_page *pg, cn_block *b) {
     if (atomic_load_explicit(&pg->owner, memory_order_relaxed) != cn_tls_heap) return false;
     uintptr_t key = pg->key;
     size_t n = 0;
-    for (cn_block *f = pg->free; f && n <= pg->capacity; f = (cn_block *)(f->next ^ key), n++)
+    for (cn_block *f = pg->free; f && n <= cn_page_capacity(pg); f = (cn_block *)(f->next ^ key), n++)
         if (f == b) return false;
     return true;
 }

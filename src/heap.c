@@ -24,10 +24,9 @@ __thread cn_front cn_tls __attribute__((tls_model("initial-exec"))) = {
  * outside the allocator: see valgrind.c). */
 cn_heap cn_heap_empty = {
     .bins = cn_heap_empty.own_bins,
-    .allocs = cn_heap_empty.own_allocs,
     .own_bins = { [0 ... CN_NCLASS - 1] = &cn_page_empty },
 };
-cn_heap cn_orphans = { .bins = cn_orphans.own_bins, .allocs = cn_orphans.own_allocs };
+cn_heap cn_orphans = { .bins = cn_orphans.own_bins };
 cn_lock cn_orphan_lock = CN_LOCK_INIT;
 
 static cn_lock heaps_lock = CN_LOCK_INIT;
@@ -130,7 +129,7 @@ static void heap_abandon(cn_heap *h) {
             cn_page_list_remove(l, pg);
             if (pg->used == 0) { pg->flags = 0; cn_span_free(pg); continue; }
             atomic_store_explicit(&pg->owner, &cn_orphans, memory_order_release);
-            if (!(pg->flags & CN_PF_FULL) && !pg->free && pg->carved == pg->capacity) cn_page_mark_full(pg);
+            if (!(pg->flags & CN_PF_FULL) && !pg->free && pg->carved == cn_page_capacity(pg)) cn_page_mark_full(pg);
             cn_page_list_push(pg->flags & CN_PF_FULL ? &cn_orphans.full : &cn_orphans.queue[pg->cls], pg);
         }
     }
@@ -143,27 +142,17 @@ static void heap_abandon(cn_heap *h) {
 /* ---------------------------------------------------------------------------
  * Heap lifecycle
  * ------------------------------------------------------------------------- */
-/* The thread of h is going (under heaps_lock): h keeps its bins and counts
- * itself from now on, so nothing reads the thread's TLS after it is gone. */
+/* The thread of h is going (under heaps_lock): h keeps its bins itself
+ * from now on, so nothing reads the thread's TLS after it is gone. */
 static void heap_leave_front(cn_heap *h) {
-    if (h->bins != h->own_bins) {
-        for (unsigned c = 0; c < CN_NCLASS; c++) h->own_bins[c] = h->bins[c];
-        h->bins = h->own_bins;
-    }
-    if (h->allocs != h->own_allocs) {
-        for (unsigned c = 0; c < CN_NCLASS; c++) {
-            h->own_allocs[c] += h->allocs[c];
-            h->allocs[c] = 0;
-        }
-        h->allocs = h->own_allocs;
-    }
+    if (h->bins == h->own_bins) return;
+    for (unsigned c = 0; c < CN_NCLASS; c++) h->own_bins[c] = h->bins[c];
+    h->bins = h->own_bins;
 }
 
+/* The counts a thread adds when its pages stop being current (page.c). */
 void cn_heap_allocs(const cn_heap *h, uint64_t out[CN_NCLASS]) {
-    cn_lock_acquire(&heaps_lock);
-    for (unsigned c = 0; c < CN_NCLASS; c++)
-        out[c] = h->own_allocs[c] + (h->allocs != h->own_allocs ? h->allocs[c] : 0);
-    cn_lock_release(&heaps_lock);
+    for (unsigned c = 0; c < CN_NCLASS; c++) out[c] = __atomic_load_n(&h->allocs[c], __ATOMIC_RELAXED);
 }
 
 static void thread_exit(void *arg) {
@@ -213,10 +202,8 @@ static cn_heap *heap_new(void) {
         /* Set under the lock: fork's child and the statistics read them. */
         if (!cn_vg_on) {               /* under valgrind the front stays empty */
             h->bins = cn_tls.bins;
-            h->allocs = cn_tls.allocs;
         } else {
             h->bins = h->own_bins;
-            h->allocs = h->own_allocs;
         }
     }
     cn_lock_release(&heaps_lock);

@@ -46,7 +46,7 @@ static void page_extend(cn_page *pg) {
     size_t bs = cn_classes[pg->cls].size;
     size_t n = CN_EXTEND_BYTES / bs;
     if (n == 0) n = 1;
-    if (n > (size_t)(pg->capacity - pg->carved)) n = (size_t)(pg->capacity - pg->carved);
+    if (n > cn_page_capacity(pg) - pg->carved) n = cn_page_capacity(pg) - pg->carved;
     uintptr_t start = cn_page_addr(pg) + (size_t)pg->carved * bs;
     uintptr_t key = pg->key;
     uintptr_t next = (uintptr_t)pg->free;
@@ -65,9 +65,8 @@ static void page_init(cn_heap *h, cn_page *pg, unsigned cls) {
     const cn_class *c = &cn_classes[cls];
     pg->free = NULL;
     pg->key = (uintptr_t)cn_heap_next_key(h) | 1;
-    pg->used = 0;
+    pg->tally = 0;
     pg->carved = 0;
-    pg->capacity = c->capacity;
     pg->start_mul = c->start_mul;
     pg->start_lim = c->start_lim;
     pg->cls = (uint8_t)cls;
@@ -77,7 +76,9 @@ static void page_init(cn_heap *h, cn_page *pg, unsigned cls) {
 
 static void page_emptied(cn_heap *h, cn_page *pg);
 
-/* Make pg (or the empty page) the one class cls allocates from. */
+/* Make pg (or the empty page) the one class cls allocates from.  The old
+ * page's count of blocks taken moves to the heap's total (only a current
+ * page has blocks taken: see CN_TALLY_POP). */
 static void set_current(cn_heap *h, unsigned cls, cn_page *pg) {
     cn_page *old = h->bins[cls];
     if (old == pg) return;
@@ -87,6 +88,8 @@ static void set_current(cn_heap *h, unsigned cls, cn_page *pg) {
         pg->flags |= CN_PF_CURRENT;
     }
     if (old != &cn_page_empty) {
+        __atomic_store_n(&h->allocs[cls], h->allocs[cls] + (old->tally >> CN_TALLY_SHIFT), __ATOMIC_RELAXED);
+        old->tally = old->used;
         old->flags &= (uint8_t)~CN_PF_CURRENT;
         if (--old->used == 0) page_emptied(h, old);
     }
@@ -187,7 +190,7 @@ static cn_page *make_current(cn_heap *h, unsigned cls, cn_page *pg) {
     return pg;
 }
 
-static bool page_has_room(const cn_page *pg) { return pg->free || pg->carved < pg->capacity; }
+static bool page_has_room(const cn_page *pg) { return pg->free || pg->carved < cn_page_capacity(pg); }
 
 /* Park a page with no free block in the heap's full list. */
 static void page_park(cn_heap *h, cn_page *pg) {
@@ -210,8 +213,8 @@ cn_page *cn_heap_find_page(cn_heap *h, unsigned cls) {
             /* A page with only a few free blocks would be used up at once:
              * send it to the back of the queue to gather more while a fresh
              * page serves, unless every page is like it. */
-            uint32_t room = pg->capacity - pg->used;
-            if (room * 8 >= pg->capacity || pg == h->queue[cls].last) return make_current(h, cls, pg);
+            uint32_t cap = cn_page_capacity(pg), room = cap - pg->used;
+            if (room * 8 >= cap || pg == h->queue[cls].last) return make_current(h, cls, pg);
             cn_page_list_remove(&h->queue[cls], pg);
             cn_page_list_append(&h->queue[cls], pg);
             if (++skipped >= 2) break;

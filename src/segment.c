@@ -77,7 +77,7 @@ static void span_mark(cn_page *first, size_t n, cn_kind kind, cn_kind tail_kind)
     first->back = 0;
     for (size_t i = 1; i < n; i++) {
         first[i].kind = (uint8_t)tail_kind;
-        first[i].back = (uint16_t)i;
+        first[i].back = (uint8_t)i;
         atomic_store_explicit(&first[i].owner, NULL, memory_order_relaxed);
     }
 }
@@ -86,7 +86,7 @@ static void span_mark(cn_page *first, size_t n, cn_kind kind, cn_kind tail_kind)
 static void span_publish(cn_page *first, size_t n) {
     first->npages = (uint16_t)n;
     first->back = 0;
-    first[n - 1].back = (uint16_t)(n - 1);
+    first[n - 1].back = (uint8_t)(n - 1);
     list_insert(first);
 }
 

@@ -42,7 +42,8 @@ typedef struct heap_stat {
     const cn_heap *heap;
     size_t nr;                    /* creation order: 0 is the first heap    */
     cls_stat cls[CN_NCLASS];
-    uint64_t allocs[CN_NCLASS];   /* allocation requests (0 for orphans)    */
+    uint64_t allocs[CN_NCLASS];   /* allocation requests (0 for orphans: a
+                                     thread counts its pages' before it exits) */
 } heap_stat;
 
 typedef struct stats {
@@ -89,11 +90,13 @@ static void visit_span(void *arg, const cn_page *pg) {
         cn_heap *owner = atomic_load_explicit(&((cn_page *)pg)->owner, memory_order_acquire);
         if (!owner || pg->cls >= CN_NCLASS) break;      /* being set up: no blocks yet */
         unsigned c = pg->cls;
-        uint64_t cap = pg->capacity, used = pg->used & ~CN_USED_FULL;
+        uint64_t tally = pg->tally, cap = cn_page_capacity(pg), used = (uint16_t)tally & ~CN_USED_FULL;
         /* The heap's current page of a class counts one extra (its pin). */
         if ((pg->flags & CN_PF_CURRENT) && used > 0) used--;
         if (used > cap) used = cap;
-        cls_stat *cs = &heap_find(s, owner)->cls[c];
+        heap_stat *hs = heap_find(s, owner);
+        hs->allocs[c] += tally >> CN_TALLY_SHIFT;     /* taken while current */
+        cls_stat *cs = &hs->cls[c];
         cs->slabs++;
         cs->pages += pg->npages;
         cs->total += cap;
@@ -197,6 +200,7 @@ static void stats_collect(stats *s) {
         }
     }
     for (unsigned c = 0; c < CN_NCLASS; c++) {
+        s->allocs[c] += s->unlisted.allocs[c];
         add_cls(&s->cls[c], &s->orphans.cls[c]);
         add_cls(&s->cls[c], &s->unlisted.cls[c]);
         uint64_t size = cn_classes[c].size;

@@ -17,10 +17,9 @@
 #define CN_TSAN 0
 #endif
 
-/* Hand out b, the first block of pg's free list; *count counts it. */
-static inline __attribute__((always_inline)) void *cn_page_pop(uint64_t *count, cn_page *pg, cn_block *b) {
-    (*count)++;                           /* statistics: one add */
-    pg->used++;
+/* Hand out b, the first block of pg's free list. */
+static inline __attribute__((always_inline)) void *cn_page_pop(cn_page *pg, cn_block *b) {
+    pg->tally += CN_TALLY_POP;            /* used and the statistics: one add */
     pg->free = (cn_block *)(b->next ^ pg->key);
     b->tag = 0;                           /* no longer free */
     return b;
@@ -30,7 +29,7 @@ static inline __attribute__((always_inline)) void *cn_page_pop(uint64_t *count, 
 static inline __attribute__((always_inline)) void *cn_bin_pop(cn_heap *h, unsigned cls) {
     cn_page *pg = h->bins[cls];
     cn_block *b = pg->free;
-    return cn_likely(b != NULL) ? cn_page_pop(&h->allocs[cls], pg, b) : NULL;
+    return cn_likely(b != NULL) ? cn_page_pop(pg, b) : NULL;
 }
 
 /* Pop a block from the calling thread's current page of n's size class:
@@ -42,7 +41,7 @@ static inline __attribute__((always_inline)) void *cn_malloc_fast(size_t n) {
         unsigned cls = cn_class_of_small[n];
         cn_page *pg = cn_tls.bins[cls];
         cn_block *b = pg->free;
-        if (cn_likely(b != NULL)) return cn_page_pop(&cn_tls.allocs[cls], pg, b);
+        if (cn_likely(b != NULL)) return cn_page_pop(pg, b);
         return cn_malloc_refill(n);
     }
     return cn_malloc_slow(n, false);
@@ -63,16 +62,16 @@ static inline __attribute__((always_inline)) cn_heap *cn_owner_peek(const cn_pag
 
 /* --pg->used; true if the page is now empty (0) or waits in a full list
  * (negative: see CN_USED_FULL).  gcc makes a load, subtract, store and test
- * of "(int32_t)--used <= 0"; one subtract in memory and a jle do, since used
+ * of "(int16_t)--used <= 0"; one subtract in memory and a jle do, since used
  * never goes below CN_USED_FULL (a block counted there is being freed). */
 static inline __attribute__((always_inline)) bool cn_used_drop(cn_page *pg) {
 #if (defined(__x86_64__) || defined(__i386__)) && !CN_TSAN
-    __asm__ goto("subl $1, %0\n\tjle %l[out]" : : "m"(pg->used) : "memory", "cc" : out);
+    __asm__ goto("subw $1, %0\n\tjle %l[out]" : : "m"(pg->used) : "memory", "cc" : out);
     return false;
 out:
     return true;
 #else
-    return (int32_t)--pg->used <= 0;
+    return (int16_t)--pg->used <= 0;
 #endif
 }
 

@@ -188,6 +188,8 @@ static inline uintptr_t cn_page_addr(const cn_page *pg) {
     return seg + (((uintptr_t)pg - seg) / sizeof(cn_page)) * CN_PAGE_SIZE;
 }
 static inline cn_segment *cn_segment_of_page(const cn_page *pg) { return cn_segment_of((uintptr_t)pg); }
+/* Blocks that fit in a slab: its class's. */
+static inline uint32_t cn_page_capacity(const cn_page *pg) { return cn_classes[pg->cls].capacity; }
 static inline size_t cn_page_index(const cn_page *pg) {
     return (size_t)(pg - cn_segment_of_page(pg)->pages);
 }

@@ -100,18 +100,24 @@ typedef struct cn_page {
     struct cn_page *next, *prev;  /* heap queue, or pool free list            */
     uint32_t start_mul;           /* slab: free's block-start test, see        */
     uint32_t start_lim;           /*   cn_block_start() (copies of the class's) */
-    uint32_t used;                /* slab: blocks out (incl. remote frees),
-                                     plus CN_USED_FULL while in the full list  */
+    union {
+        uint64_t tally;           /* slab: used + (blocks taken while current
+                                     << CN_TALLY_SHIFT): malloc's one add      */
+        uint16_t used;            /* slab: blocks out (incl. remote frees; +1
+                                     while current), plus CN_USED_FULL while in
+                                     the full list.  meta: pages handed out    */
+    };
     uint16_t carved;              /* slab: blocks ever put on the free list   */
-    uint16_t capacity;            /* slab: blocks that fit in the span        */
     uint16_t npages;              /* first page of a span: its length         */
-    uint16_t back;                /* tail pages: distance to the first page   */
+    uint8_t  back;                /* tail pages: distance to the first page   */
     uint8_t  kind;                /* cn_kind                                  */
     uint8_t  cls;                 /* slab: size class                         */
     uint8_t  flags;               /* CN_PF_*                                  */
 } cn_page;
 
 _Static_assert(sizeof(cn_page) <= 64, "a page descriptor fits 64 bytes");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "used is the low half of tally");
+_Static_assert(CN_SEG_PAGES <= 256, "back fits a byte");
 _Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= CN_PAGE_SIZE, "descriptors fit page 0");
 _Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= 0xffff, "the segment map holds a descriptor offset");
 
@@ -122,9 +128,16 @@ _Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= 0xffff, "the segment map holds 
 #define CN_PF_CURRENT 16  /* slab: its heap's current page of its class      */
 
 /* Added to a slab's `used` while it waits in a full list: `used` is then
- * negative as a signed number, so free's one test "(int32_t)--used <= 0"
- * catches both a page that empties and a full page getting room. */
-#define CN_USED_FULL  0x80000000u
+ * negative as a signed number, so free's one test "(int16_t)--used <= 0"
+ * catches both a page that empties and a full page getting room.  A slab
+ * holds at most 1024 blocks (16 KiB of 16-byte ones), far below it. */
+#define CN_USED_FULL  0x8000u
+
+/* malloc counts a block in its page's tally: one more used, one more taken.
+ * The taken count (48 bits) goes to the heap's per-class total when the
+ * page stops being current (page.c), so statistics cost malloc nothing. */
+#define CN_TALLY_SHIFT 16
+#define CN_TALLY_POP   (((uint64_t)1 << CN_TALLY_SHIFT) | 1)
 
 /* Segments ask for transparent huge pages (CAIRN_THP=2) once this much of
  * their pages is in use: a big heap then faults in 2 MiB at a time, a small
@@ -163,8 +176,9 @@ typedef enum cn_heap_state { CN_HEAP_EMPTY, CN_HEAP_LIVE, CN_HEAP_DEAD, CN_HEAP_
 typedef struct cn_heap {
     cn_page **bins;                  /* page to allocate from, per class:
                                         its thread's front (below), or own_bins */
-    uint64_t *allocs;                /* blocks allocated, per class (stats):
-                                        the front's, or own_allocs            */
+    uint64_t allocs[CN_NCLASS];      /* blocks allocated, per class, by this
+                                        heap's threads; the current pages'
+                                        tallies hold the rest (statistics)  */
     cn_page_list queue[CN_NCLASS];   /* pages with free blocks, per class   */
     cn_page_list full;               /* pages with none                     */
     uintptr_t remote_key;            /* encodes the links of `remote`       */
@@ -176,20 +190,17 @@ typedef struct cn_heap {
     struct cn_heap *next_free;       /* dead heaps, for reuse               */
     int state;                       /* cn_heap_state                       */
     cn_page *own_bins[CN_NCLASS];    /* bins of a heap without a front      */
-    uint64_t own_allocs[CN_NCLASS];  /* counts of its past threads (and of a
-                                        heap without a front)               */
     /* Written by other threads: alone on its cache line. */
     _Alignas(64) _Atomic(uintptr_t) remote;   /* blocks freed by others (MPSC stack) */
     char pad_[64 - sizeof(uintptr_t)];
 } cn_heap;
 
 /* What malloc's fast path reads, in the thread's static TLS: one TLS offset
- * reaches the heap, the bins and the counters.  A thread's heap points its
- * bins and allocs here while the thread lives (heap.c). */
+ * reaches the heap and the bins.  A thread's heap points its bins here
+ * while the thread lives (heap.c). */
 typedef struct cn_front {
     struct cn_heap *heap;            /* cn_heap_empty until the first malloc */
     cn_page *bins[CN_NCLASS];
-    uint64_t allocs[CN_NCLASS];
 } cn_front;
 
 /* ---------------------------------------------------------------------------

@@ -161,6 +161,8 @@ static void test_block_start(void)
         pg.start_mul = k->start_mul;
         pg.start_lim = k->start_lim;
         CHECK(k->size >= 16 && k->capacity >= 1, "class %u: size %u, capacity %u", c, k->size, k->capacity);
+        /* used (blocks out, +1 for the pin) stays clear of the full bias */
+        CHECK(k->capacity + 1u < CN_USED_FULL, "class %u: capacity %u reaches CN_USED_FULL", c, k->capacity);
         unsigned bad = 0;
         for (uint32_t off = 0; off < CN_PAGE_SIZE; off++) {
             bool want = off % k->size == 0 && off / k->size < k->capacity;

@@ -260,6 +260,14 @@ else
     fail no_allocation "program failed"
 fi
 
+if run exact exact; then
+    read -r _ got want <"$work/exact.out"
+    if [ -n "${got:-}" ] && [ "$got" = "$want" ]; then pass exact_counts
+    else fail exact_counts "allocations counted ${got:-?}, made ${want:-?}"; fi
+else
+    fail exact_counts "program failed: $(head -c 300 "$work/exact.err")"
+fi
+
 # --- static linking: CAIRN_STATS works with libcairn.a too ----------------------------
 if [ -f "$libdir/libcairn.a" ]; then
     if "${CC:-gcc}" "${CFLAGS[@]}" "${arch[@]}" "$here/stats.c" -o "$work/stats-static" \

@@ -187,6 +187,55 @@ static int mode_noalloc(void) {
     return 0;
 }
 
+/* The counts are exact: blocks taken by this thread (across page changes),
+ * by a thread that exits, and by one still running (whose current page
+ * holds its count) all show, and nothing else does. */
+static pthread_barrier_t go, hold;
+static void *volatile sink;                     /* keeps malloc/free pairs */
+static void *exact_exiting(void *arg) {
+    (void)arg;
+    pthread_barrier_wait(&go);
+    for (int i = 0; i < 7000; i++) {
+        sink = malloc(32);
+        free(sink);
+    }
+    return NULL;
+}
+static void *exact_running(void *arg) {
+    static void *volatile keep[2500];
+    (void)arg;
+    pthread_barrier_wait(&go);
+    for (int i = 0; i < 2500; i++) keep[i] = (malloc(80));
+    pthread_barrier_wait(&hold);            /* counted while still running */
+    pthread_barrier_wait(&hold);
+    for (int i = 0; i < 2500; i++) free(keep[i]);
+    return NULL;
+}
+static int mode_exact(void) {
+    static void *volatile b[5000];
+    pthread_t t[2];
+    pthread_barrier_init(&go, NULL, 3);
+    pthread_barrier_init(&hold, NULL, 2);
+    pthread_create(&t[0], NULL, exact_exiting, NULL);
+    pthread_create(&t[1], NULL, exact_running, NULL);
+    sink = malloc(16);
+    free(sink);
+    cairn_stats_json(jbuf, sizeof jbuf);
+    for (int i = 0; i < 5000; i++) b[i] = (malloc(48));
+    for (int i = 0; i < 5000; i++) free(b[i]);
+    for (int i = 0; i < 3000; i++) b[i] = (malloc(48));
+    for (int i = 0; i < 100; i++) b[3000 + i] = (malloc(6000));
+    pthread_barrier_wait(&go);
+    pthread_join(t[0], NULL);
+    pthread_barrier_wait(&hold);
+    cairn_stats_json(jbuf2, sizeof jbuf2);
+    pthread_barrier_wait(&hold);
+    pthread_join(t[1], NULL);
+    for (int i = 0; i < 3100; i++) free(b[i]);
+    printf("exact %llu %llu\n", count_allocs(jbuf2) - count_allocs(jbuf), 5000ull + 3000 + 100 + 7000 + 2500);
+    return 0;
+}
+
 /* The address space capped 256 MiB above what is mapped now: a 1 GiB
  * block must fail, and the statistics must say the OS refused it. */
 static int mode_refused(void) {
@@ -219,6 +268,7 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "mallopt")) return mode_mallopt();
     if (!strcmp(mode, "threads")) return mode_threads();
     if (!strcmp(mode, "noalloc")) return mode_noalloc();
+    if (!strcmp(mode, "exact")) return mode_exact();
     if (!strcmp(mode, "refused")) return mode_refused();
     if (!strcmp(mode, "exit")) {
         pattern(0);

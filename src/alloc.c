@@ -38,10 +38,13 @@ void cn_classes_init(void) {
         c->capacity = (uint16_t)(cap > 0xffff ? 0xffff : cap);
         c->div_inv = inv;
         c->div_shift = (uint8_t)shift;
-        if (size <= CN_PAGE_SIZE) {                  /* see cn_block_start() */
-            uint64_t m = ((uint64_t)1 << 32) / size + 1, e = m * size - ((uint64_t)1 << 32);
-            size_t starts = (CN_PAGE_SIZE + size - 1) / size;
-            if (starts > c->capacity) starts = c->capacity;
+        /* See cn_block_start(): exact while the limit stays below M (blocks
+         * up to about half a page); past that only offset 0 passes, and the
+         * page's other starts take the slow path's exact test. */
+        uint64_t m = ((uint64_t)1 << 32) / size + 1, e = m * size - ((uint64_t)1 << 32);
+        size_t starts = (CN_PAGE_SIZE + size - 1) / size;
+        if (starts > c->capacity) starts = c->capacity;
+        if (size <= CN_PAGE_SIZE && starts * e < m) {
             c->start_mul = (uint32_t)m;
             c->start_lim = (uint32_t)(starts * e);
         } else {

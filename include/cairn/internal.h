@@ -208,10 +208,12 @@ static inline uint32_t cn_block_index(const cn_page *pg, uint32_t off) {
 /* Free's fast test that a, an address in the first page of slab pg, is
  * where one of its blocks starts: one multiply and one compare.  With
  * M = floor(2^32 / size) + 1 and E = M * size - 2^32 (0 < E <= size), the
- * offset q * size + r (below 16 KiB) times M is q * E + r * M mod 2^32: under
- * n * E when r = 0 and q < n, at least M > 2^18 otherwise.  So with n the
- * number of blocks starting in the page, "off * M < n * E" is the test.
- * Blocks over a page have one start there, offset 0: M = 2^18, limit 1.
+ * offset q * size + r (below a page, 64 KiB) times M is q * E + r * M mod
+ * 2^32: under n * E when r = 0 and q < n, at least M > 2^16 otherwise.  So
+ * with n the number of blocks starting in the page, "off * M < n * E" is
+ * the test, exact while n * E < M (blocks up to about half a page).  For
+ * larger blocks M = 2^16 and the limit is 1: only offset 0 passes, and a
+ * page's other block start, if any, goes to the slow path's exact test.
  * (alloc.c computes M and the limit; tests/static checks every offset.) */
 static inline bool cn_block_start(const cn_page *pg, uintptr_t a) {
     return (uint32_t)((uint32_t)(a & (CN_PAGE_SIZE - 1)) * pg->start_mul) < pg->start_lim;

@@ -1,14 +1,15 @@
 /* cairn/types.h -- Cairn's internal types and every build-time constant.
  *
  * Memory layout in one paragraph: the OS gives us *segments*, 4 MiB windows
- * aligned to 4 MiB.  A segment is cut into 256 *pages* of 16 KiB; page 0
- * holds the segment's metadata: one 64-byte descriptor (cn_page) per page.
+ * aligned to 4 MiB.  A segment is cut into 64 *pages* of 64 KiB; page 0
+ * holds the segment's metadata: one 64-byte descriptor (cn_page) per page
+ * (4 KiB of it: the rest is never touched, so never resident).
  * Runs of free pages (*spans*) live in a global page pool.  A span is used
  * either as a *slab* of equal blocks of one size class, owned by one thread
  * heap, or as one *large* block.  Blocks above the huge threshold are mapped
  * on their own.  From a pointer p: segment = p & ~(4 MiB - 1), descriptor =
- * segment->pages[(p >> 14) & 255] -- address arithmetic, no search.  A bitmap
- * over the address space (one bit per 4 MiB) says whether p's window is ours.
+ * segment->pages[(p >> 16) & 63] -- address arithmetic, no search.  A map
+ * over the address space (one entry per 4 MiB) says whether p's window is ours.
  */
 #ifndef CAIRN_TYPES_H
 #define CAIRN_TYPES_H
@@ -22,10 +23,10 @@
  * ------------------------------------------------------------------------- */
 
 #define CN_SEG_SHIFT   22                      /* segment = 4 MiB           */
-#define CN_PAGE_SHIFT  14                      /* page    = 16 KiB          */
+#define CN_PAGE_SHIFT  16                      /* page    = 64 KiB          */
 #define CN_SEG_SIZE    ((uintptr_t)1 << CN_SEG_SHIFT)
 #define CN_PAGE_SIZE   ((size_t)1 << CN_PAGE_SHIFT)
-#define CN_SEG_PAGES   (1u << (CN_SEG_SHIFT - CN_PAGE_SHIFT))   /* 256      */
+#define CN_SEG_PAGES   (1u << (CN_SEG_SHIFT - CN_PAGE_SHIFT))   /* 64       */
 #define CN_ALIGN       16                      /* alignof(max_align_t)     */
 
 /* Size classes: 16..128 in steps of 16, then 4 classes per power of two up
@@ -92,7 +93,7 @@ typedef enum cn_kind {
 
 struct cn_heap;
 
-/* One descriptor per 16 KiB page.  Only the fields a kind uses are valid. */
+/* One descriptor per 64 KiB page.  Only the fields a kind uses are valid. */
 typedef struct cn_page {
     cn_block *free;               /* slab: local free list (owner only)       */
     uintptr_t key;                /* slab: free-list encoding key             */
@@ -130,7 +131,7 @@ _Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= 0xffff, "the segment map holds 
 /* Added to a slab's `used` while it waits in a full list: `used` is then
  * negative as a signed number, so free's one test "(int16_t)--used <= 0"
  * catches both a page that empties and a full page getting room.  A slab
- * holds at most 1024 blocks (16 KiB of 16-byte ones), far below it. */
+ * holds at most 4096 blocks (64 KiB of 16-byte ones), far below it. */
 #define CN_USED_FULL  0x8000u
 
 /* malloc counts a block in its page's tally: one more used, one more taken.
@@ -154,7 +155,7 @@ _Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= 0xffff, "the segment map holds 
 /* Pages of empty slabs a heap keeps, at most, instead of returning them to
  * the pool (for between one and two CAIRN_PURGE_DELAY_MS; see page.c). */
 #ifndef CN_HEAP_KEEP_PAGES
-#define CN_HEAP_KEEP_PAGES 256
+#define CN_HEAP_KEEP_PAGES 64
 #endif
 
 /* A segment is its array of descriptors.  pages[0] describes page 0 itself

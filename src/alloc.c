@@ -211,20 +211,13 @@ void *cn_pvalloc(size_t n) {
 /* ---------------------------------------------------------------------------
  * Size queries and realloc
  * ------------------------------------------------------------------------- */
-static size_t usable_of(const void *p, cn_ptr_kind kind, cn_page *pg) {
-    switch (kind) {
-    case CN_PTR_SLAB:  return cn_classes[pg->cls].size;
-    case CN_PTR_LARGE: return (size_t)pg->npages * CN_PAGE_SIZE;
-    default:           return cn_huge_usable(p);
-    }
-}
-
 size_t cn_usable_size(const void *p, const char *fn) {
     if (!p) return 0;
     if (cn_vg_route()) return cn_vg_usable(p, fn);
     cn_page *pg;
-    cn_ptr_kind kind = cn_check_live(p, fn, &pg);
-    return usable_of(p, kind, pg);
+    size_t usable;
+    cn_check_live(p, fn, &pg, &usable);
+    return usable;
 }
 
 void *cn_realloc(void *p, size_t n) {
@@ -232,14 +225,17 @@ void *cn_realloc(void *p, size_t n) {
     if (!p) return cn_malloc(n);
     if (n == 0) { cn_free(p); return NULL; }
     cn_page *pg;
-    cn_ptr_kind kind = cn_check_live(p, "realloc", &pg);
-    size_t usable = usable_of(p, kind, pg);
+    size_t usable;
+    cn_ptr_kind kind = cn_check_live(p, "realloc", &pg, &usable);
     if (n > PTRDIFF_MAX) return oom();
     size_t huge = (size_t)cn_options[CN_OPT_HUGE_THRESHOLD];
     size_t np = (n + CN_PAGE_SIZE - 1) / CN_PAGE_SIZE;
     if (n <= usable) {                            /* fits: stays in place */
         if (kind == CN_PTR_LARGE && np < pg->npages) cn_span_shrink(pg, np);
-        if (kind == CN_PTR_HUGE) return cn_huge_realloc(p, n);   /* shrinks in place */
+        /* A huge block smaller by a quarter or more gives its tail back; a
+         * string grown in small steps into its mapping's slack (growth adds
+         * a quarter ahead) stays here without another table look-up. */
+        if (kind == CN_PTR_HUGE && usable - n >= usable / 4) return cn_huge_realloc(p, n);
         return p;
     }
     if (kind == CN_PTR_HUGE && n > huge) {

@@ -30,9 +30,10 @@ static cn_block *slab_block(cn_page **pgp, uintptr_t a, const char *fn) {
     return (cn_block *)a;
 }
 
-cn_ptr_kind cn_check_live(const void *p, const char *fn, cn_page **pg_out) {
+cn_ptr_kind cn_check_live(const void *p, const char *fn, cn_page **pg_out, size_t *usable) {
     uintptr_t a = (uintptr_t)p;
     const char *freed = fn[0] == 'f' ? "double free detected" : "pointer already freed";
+    *pg_out = NULL;
     if (cn_in_segment(a)) {
         cn_page *pg = cn_page_of(a);
         switch (pg->kind) {
@@ -41,21 +42,23 @@ cn_ptr_kind cn_check_live(const void *p, const char *fn, cn_page **pg_out) {
             cn_block *b = slab_block(&pg, a, fn);
             if (b->tag == CN_FREED_TAG(pg->key)) cn_fatal(fn, freed, p);
             *pg_out = pg;
+            *usable = cn_classes[pg->cls].size;
             return CN_PTR_SLAB;
         }
         case CN_KIND_LARGE:
             if (a != cn_page_addr(pg)) break;
             *pg_out = pg;
+            *usable = (size_t)pg->npages * CN_PAGE_SIZE;
             return CN_PTR_LARGE;
         case CN_KIND_FREE:
             cn_fatal(fn, freed, p);
         case CN_KIND_NONE:            /* past a short segment: may be a huge block */
-            if (cn_huge_usable(p)) { *pg_out = NULL; return CN_PTR_HUGE; }
+            if ((*usable = cn_huge_usable(p)) != 0) return CN_PTR_HUGE;
             break;
         }
         cn_fatal(fn, "invalid pointer", p);
     }
-    if (cn_huge_usable(p)) { *pg_out = NULL; return CN_PTR_HUGE; }
+    if ((*usable = cn_huge_usable(p)) != 0) return CN_PTR_HUGE;
     cn_fatal(fn, "invalid pointer", p);
 }
 

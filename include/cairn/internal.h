@@ -336,9 +336,10 @@ void  *cn_pvalloc(size_t n);
 size_t cn_usable_size(const void *p, const char *fn);
 void   cn_free(void *p);
 int    cn_trim(size_t pad);
-/* Classify p for realloc / usable_size: 0 = not ours (aborts with fn). */
+/* Classify p, a live block of ours, for realloc / usable_size, and give
+ * its usable size; anything else aborts with fn's name. */
 typedef enum { CN_PTR_SLAB, CN_PTR_LARGE, CN_PTR_HUGE } cn_ptr_kind;
-cn_ptr_kind cn_check_live(const void *p, const char *fn, cn_page **pg_out);
+cn_ptr_kind cn_check_live(const void *p, const char *fn, cn_page **pg_out, size_t *usable);
 
 /* ---------------------------------------------------------------------------
  * Counters of the slow kinds of block (stats); small blocks are counted per

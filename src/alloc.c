@@ -232,9 +232,10 @@ void *cn_realloc(void *p, size_t n) {
     size_t np = (n + CN_PAGE_SIZE - 1) / CN_PAGE_SIZE;
     if (n <= usable) {                            /* fits: stays in place */
         if (kind == CN_PTR_LARGE && np < pg->npages) cn_span_shrink(pg, np);
-        /* A huge block smaller by a quarter or more gives its tail back; a
-         * string grown in small steps into its mapping's slack (growth adds
-         * a quarter ahead) stays here without another table look-up. */
+        /* A huge block smaller by a quarter or more gives its tail back;
+         * by less it stays as it is, with no table look-up: growth maps a
+         * quarter ahead, and a buffer grown in small steps would otherwise
+         * lose that slack on one step and map it again on the next. */
         if (kind == CN_PTR_HUGE && usable - n >= usable / 4) return cn_huge_realloc(p, n);
         return p;
     }

@@ -304,11 +304,9 @@ void *cn_huge_realloc(void *p, size_t size) {
     huge_entry cur = *e;
     cn_lock_release(&huge_lock);
     size_t offset = cur.ptr - cur.base;
-    /* Smaller, but not by a quarter: keep the mapping as it is.  (Growth
-     * adds a quarter ahead, and a buffer grown in small steps would
-     * otherwise lose it on its next step and map it again on the one
-     * after.) */
-    if (need + offset <= cur.size && cur.size - (need + offset) < cur.size / 4) return p;
+    /* (cn_realloc keeps a block that shrinks by less than a quarter without
+     * calling here.) */
+    if (need + offset == cur.size) return p;
     void *q;
     if (need + offset < cur.size) {           /* shrink in place: unmap the tail */
         cn_os_unmap((void *)(cur.base + need + offset), cur.size - need - offset);

@@ -258,7 +258,7 @@ size_t cn_huge_usable(const void *p);
 /* Free p if it is a huge block. */
 typedef enum { CN_HUGE_NOT_OURS, CN_HUGE_FREED, CN_HUGE_ALREADY_FREED } cn_huge_status;
 cn_huge_status cn_huge_free(void *p);
-void  *cn_huge_realloc(void *p, size_t size);       /* p must be huge */
+void  *cn_huge_realloc(void *p, size_t size);       /* p must be huge; resizes to size */
 size_t cn_huge_release_cache(void);
 void   cn_huge_fork_prepare(void);
 void   cn_huge_fork_parent(void);

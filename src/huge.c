@@ -26,6 +26,7 @@ static struct {
     unsigned freed_next;
     huge_entry *table;
     size_t cap, count, used;          /* used counts deleted slots too */
+    size_t pending;                   /* entries out while their block is remapped */
     cache_entry cache[HUGE_CACHE_SLOTS];
     size_t cache_bytes;
 } hg;
@@ -57,7 +58,7 @@ static size_t table_put(huge_entry *tab, size_t cap, huge_entry v) {
 
 /* Make room for one more entry; false if the table cannot grow. */
 static bool table_reserve(void) {
-    if ((hg.used + 1) * 2 <= hg.cap) return true;
+    if ((hg.used + hg.pending + 1) * 2 <= hg.cap) return true;
     size_t cap = hg.cap ? hg.cap * 2 : 256;
     if (hg.count * 4 < hg.cap) cap = hg.cap;           /* mostly tombstones: rehash only */
     huge_entry *tab = cn_os_map(cap * sizeof *tab);
@@ -295,6 +296,11 @@ cn_huge_status cn_huge_free(void *p) {
     return CN_HUGE_FREED;
 }
 
+/* The block leaves the table while its mapping changes: once mremap has
+ * moved it (or munmap cut its tail) that range is free, and another thread
+ * can map a new huge block there, at the same address -- with a stale
+ * entry still in the table, the two would share a key, and a look-up could
+ * find the wrong size. */
 void *cn_huge_realloc(void *p, size_t size) {
     size_t ps = cn_os_page_size();
     if (size > SIZE_MAX - ps) return NULL;
@@ -302,39 +308,46 @@ void *cn_huge_realloc(void *p, size_t size) {
     cn_lock_acquire(&huge_lock);
     huge_entry *e = table_find((uintptr_t)p);
     huge_entry cur = *e;
-    cn_lock_release(&huge_lock);
     size_t offset = cur.ptr - cur.base;
     /* (cn_realloc keeps a block that shrinks by less than a quarter without
      * calling here.) */
-    if (need + offset == cur.size) return p;
-    void *q;
+    if (need + offset == cur.size || !table_reserve()) {
+        cn_lock_release(&huge_lock);
+        return need + offset == cur.size ? p : NULL;
+    }
+    table_delete(table_find(cur.ptr));      /* (the reserve may have moved it) */
+    hg.pending++;                           /* its slot stays reserved */
+    cn_lock_release(&huge_lock);
+    huge_entry v = cur;                     /* what goes back: unchanged if mremap fails */
+    bool done = true;
     if (need + offset < cur.size) {           /* shrink in place: unmap the tail */
         cn_os_unmap((void *)(cur.base + need + offset), cur.size - need - offset);
-        q = (void *)cur.base;
+        v.size = need + offset;
     } else {
         /* Grow by at least a quarter: a buffer grown in small steps then
          * costs a few system calls, not one per page. */
         size_t grown = cur.size + cur.size / 4;
         size_t want = need + offset < grown ? (grown + ps - 1) & ~(ps - 1) : need + offset;
-        q = cn_os_grow((void *)cur.base, cur.size, want);
+        void *q = cn_os_grow((void *)cur.base, cur.size, want);
         if (!q && want > need + offset) q = cn_os_grow((void *)cur.base, cur.size, (want = need + offset));
-        if (!q) return NULL;
-        if (!thp_size(cur.size)) {
-            if (thp_wanted(want)) thp_ask(q, want, cur.size);                 /* grown past the size */
-        } else if (cn_os_thp_dear() || !thp_probe(q, want, cur.size)) {     /* measured again */
-            cn_os_huge_pages(q, want, false);
+        if (q) {
+            if (!thp_size(cur.size)) {
+                if (thp_wanted(want)) thp_ask(q, want, cur.size);                 /* grown past the size */
+            } else if (cn_os_thp_dear() || !thp_probe(q, want, cur.size)) {     /* measured again */
+                cn_os_huge_pages(q, want, false);
+            }
+            v = (huge_entry){ (uintptr_t)q + offset, (uintptr_t)q, want };
+        } else {
+            done = false;
         }
-        need = want - offset;
     }
     cn_lock_acquire(&huge_lock);
-    e = table_find(cur.ptr);
-    table_delete(e);
-    huge_entry v = { (uintptr_t)q + offset, (uintptr_t)q, need + offset };
-    hg.used += table_put(hg.table, hg.cap, v);  /* the deleted slot makes room */
-    count_bytes(v.size, cur.size);
+    hg.pending--;
+    hg.used += table_put(hg.table, hg.cap, v);
     hg.count++;
+    count_bytes(v.size, cur.size);
     cn_lock_release(&huge_lock);
-    return (void *)v.ptr;
+    return done ? (void *)v.ptr : NULL;
 }
 
 void cn_huge_fork_prepare(void) { cn_lock_acquire(&huge_lock); }

@@ -6,6 +6,10 @@
  *   exit_live    threads exit with live blocks; main checks and frees them,
  *                while new threads reuse the dead threads' memory
  *   many_threads thousands of short-lived threads; RSS stays bounded
+ *   huge         threads malloc, realloc (grow, shrink, move), memalign
+ *                and free blocks of 128 KiB - 8 MiB side by side: every
+ *                block is as big as asked (all of it writable) and keeps
+ *                its contents, while the others' mappings come and go
  */
 #include "../common.h"
 
@@ -301,6 +305,121 @@ static void test_many_threads(void)
         CHECK(rss_end < 256 * MiB, "RSS is %zu MiB after %zu short-lived threads", rss_end / MiB, total);
 }
 
+/* ------------------------------------------------------------------------
+ * huge
+ *
+ * One word per 4 KiB of a block is written (its first and last words too),
+ * so every page of every block is touched: a block shorter than asked, or
+ * a mapping another block's realloc or free took away, faults or reads
+ * back wrong.
+ * ---------------------------------------------------------------------- */
+
+typedef struct hblock {
+    unsigned char *p;
+    size_t n;
+    uint64_t tag;
+} hblock;
+
+static uint64_t huge_word(uint64_t tag, size_t off) { return (tag ^ off) * 0x9e3779b97f4a7c15ull; }
+
+/* Offsets of the words of an n-byte block: every 4 KiB and the last word. */
+#define HUGE_STEP ((size_t)4096)
+static void huge_fill(hblock *b, size_t from)
+{
+    size_t last = b->n - sizeof(uint64_t);
+    for (size_t off = from; off + 8 <= last; off += HUGE_STEP) memcpy(b->p + off, &(uint64_t){ huge_word(b->tag, off) }, 8);
+    memcpy(b->p + last, &(uint64_t){ huge_word(b->tag, last) }, 8);
+}
+
+/* The words huge_fill wrote for b->n bytes, within the first `upto`, are
+ * intact. */
+static void huge_check(const hblock *b, size_t upto, const char *what)
+{
+    for (size_t off = 0; off + 8 <= upto && off + 16 <= b->n; off += HUGE_STEP) {
+        uint64_t v;
+        memcpy(&v, b->p + off, 8);
+        CHECK(v == huge_word(b->tag, off), "%s: block %p (%zu bytes) lost its contents at byte %zu", what,
+              (void *)b->p, b->n, off);
+    }
+}
+
+static void huge_usable(const hblock *b, const char *what)
+{
+    size_t u = malloc_usable_size(b->p);
+    CHECK(u >= b->n, "%s(%zu) returned %p whose usable size is only %zu", what, b->n, (void *)b->p, u);
+}
+
+static size_t huge_size(rng *r)
+{
+    /* Log-uniform over 128 KiB - 8 MiB: as many 4 MiB blocks as 256 KiB ones. */
+    int shift = (int)rng_range(r, 17, 22);
+    return rng_range(r, (size_t)1 << shift, (size_t)2 << shift);
+}
+
+static void *huge_thread(void *arg)
+{
+    uintptr_t id = (uintptr_t)arg;
+    enum { SLOTS = 6 };
+    hblock s[SLOTS] = { { 0 } };
+    rng r = rng_make(7000 + id);
+    size_t ops = scaled(t_qemu ? 1500 : 6000);
+    uint64_t tags = (uint64_t)id << 32;
+    for (size_t op = 0; op < ops; op++) {
+        hblock *b = &s[rng_next(&r) % SLOTS];
+        unsigned what = (unsigned)(rng_next(&r) % 8);
+        if (!b->p) {
+            b->n = huge_size(&r);
+            b->tag = ++tags;
+            if (what == 0) {
+                size_t align = (size_t)64 * KiB << (rng_next(&r) % 6);    /* 64 KiB - 2 MiB */
+                CHECK(posix_memalign((void **)&b->p, align, b->n) == 0, "posix_memalign(%zu, %zu) failed", align, b->n);
+                CHECK(((uintptr_t)b->p & (align - 1)) == 0, "posix_memalign(%zu) = %p", align, (void *)b->p);
+            } else if (what == 1) {
+                b->p = HIDE(calloc(1, b->n));
+                CHECK(b->p, "calloc(%zu) returned NULL", b->n);
+                CHECK(first_not(b->p, b->n, 0) < 0, "calloc(%zu) = %p is not zeroed", b->n, (void *)b->p);
+            } else {
+                b->p = HIDE(malloc(b->n));
+                CHECK(b->p, "malloc(%zu) returned NULL", b->n);
+            }
+            huge_usable(b, "malloc");
+            huge_fill(b, 0);
+            continue;
+        }
+        huge_check(b, b->n, "before realloc/free");
+        if (what < 3) {                                   /* free */
+            free(b->p);
+            b->p = NULL;
+            continue;
+        }
+        size_t n = what < 6 ? b->n + rng_range(&r, 1, what == 3 ? b->n * 2 : 64 * KiB)   /* grow */
+                            : b->n / 4 + rng_range(&r, 0, b->n / 2);                   /* shrink */
+        if (n > 16 * MiB) n = 16 * MiB;
+        unsigned char *q = HIDE(realloc(b->p, n));
+        CHECK(q, "realloc(%zu) returned NULL", n);
+        size_t old = b->n;
+        b->p = q;
+        huge_check(b, n, "realloc");
+        b->n = n;
+        huge_usable(b, "realloc");
+        huge_fill(b, n > old ? old & ~(HUGE_STEP - 1) : 0);
+    }
+    for (int i = 0; i < SLOTS; i++)
+        if (s[i].p) {
+            huge_check(&s[i], s[i].n, "at the end");
+            free(s[i].p);
+        }
+    return NULL;
+}
+
+static void test_huge(void)
+{
+    int n = nthreads(6);
+    pthread_t t[8];
+    for (int i = 0; i < n; i++) t_start(&t[i], huge_thread, (void *)(uintptr_t)i);
+    for (int i = 0; i < n; i++) t_join(t[i]);
+}
+
 int main(void)
 {
     t_init("threads");
@@ -310,5 +429,6 @@ int main(void)
     run_test("many_to_one", test_many_to_one, t);
     run_test("exit_live", test_exit_live, t);
     run_test("many_threads", test_many_threads, t);
+    run_test("huge", test_huge, t);
     return t_finish();
 }

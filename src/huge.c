@@ -15,7 +15,7 @@ typedef struct huge_entry {
     size_t    size;       /* bytes mapped */
 } huge_entry;
 
-#define HUGE_CACHE_SLOTS 8
+#define HUGE_CACHE_SLOTS 16
 typedef struct cache_entry { uintptr_t base; size_t size; uint64_t time; } cache_entry;
 
 #define FREED_RING 32     /* recently freed huge blocks, to name a double free */
@@ -29,6 +29,7 @@ static struct {
     size_t pending;                   /* entries out while their block is remapped */
     cache_entry cache[HUGE_CACHE_SLOTS];
     size_t cache_bytes;
+    uint64_t peak_now, peak_prev, peak_since;   /* live huge bytes' recent peak */
 } hg;
 
 #define DELETED ((uintptr_t)1)
@@ -89,20 +90,50 @@ static void count_bytes(size_t now, size_t was) {
     while (total > peak && !atomic_compare_exchange_weak(&cn_count.huge_peak, &peak, total)) {}
 }
 
+/* The time of the oldest cached mapping (0: none, or not known to be
+ * any), read without the lock by cn_huge_expire. */
+static _Atomic uint64_t cache_oldest;
+
 /* Unmap cached mappings older than the delay (all if `all`); under the lock,
  * returns what to unmap in `out`. */
 static size_t cache_expire(bool all, cache_entry *out) {
     size_t n = 0;
-    uint64_t now = cn_os_now_ms();
+    uint64_t now = cn_os_now_ms(), oldest = 0;
     for (int i = 0; i < HUGE_CACHE_SLOTS; i++) {
         cache_entry *c = &hg.cache[i];
-        if (c->base && (all || now - c->time >= (uint64_t)cn_options[CN_OPT_PURGE_DELAY_MS])) {
+        if (!c->base) continue;
+        if (all || now - c->time >= (uint64_t)cn_options[CN_OPT_PURGE_DELAY_MS]) {
             out[n++] = *c;
             hg.cache_bytes -= c->size;
             c->base = 0;
+        } else if (!oldest || c->time < oldest) {
+            oldest = c->time;
         }
     }
+    atomic_store_explicit(&cache_oldest, oldest, memory_order_relaxed);
     return n;
+}
+
+/* How many bytes the cache may hold (under the lock), as `freed` more bytes
+ * go free at time `now`: CAIRN_HUGE_CACHE, or as much as was live in huge
+ * blocks at the peak of the last purge delay or two.  A program churning
+ * big buffers then reuses nearly all of its pages (the cache holds at most
+ * what the program just had in use, and for the purge delay); one that
+ * freed them all is back to the base amount a delay later. */
+static size_t cache_limit(size_t freed, uint64_t now) {
+    uint64_t live = atomic_load_explicit(&cn_count.huge_bytes, memory_order_relaxed) + freed;
+    if (now - hg.peak_since >= (uint64_t)cn_options[CN_OPT_PURGE_DELAY_MS]) {
+        hg.peak_prev = hg.peak_now;
+        hg.peak_now = 0;
+        hg.peak_since = now;
+    }
+    if (live > hg.peak_now) hg.peak_now = live;
+    uint64_t limit = (uint64_t)cn_options[CN_OPT_HUGE_CACHE];
+    if (limit) {
+        if (hg.peak_now > limit) limit = hg.peak_now;
+        if (hg.peak_prev > limit) limit = hg.peak_prev;
+    }
+    return limit > SIZE_MAX ? SIZE_MAX : (size_t)limit;
 }
 
 static void unmap_all(cache_entry *v, size_t n) {
@@ -116,6 +147,18 @@ size_t cn_huge_release_cache(void) {
     cn_lock_release(&huge_lock);
     unmap_all(out, n);
     return n;
+}
+
+/* Called as the pool purges (segment.c): cached mappings expire even when
+ * the program makes no more huge blocks. */
+void cn_huge_expire(uint64_t now) {
+    uint64_t t = atomic_load_explicit(&cache_oldest, memory_order_relaxed);
+    if (!t || now - t < (uint64_t)cn_options[CN_OPT_PURGE_DELAY_MS]) return;
+    cache_entry out[HUGE_CACHE_SLOTS];
+    cn_lock_acquire(&huge_lock);
+    size_t n = cache_expire(false, out);
+    cn_lock_release(&huge_lock);
+    unmap_all(out, n);
 }
 
 /* Blocks of CN_THP_BLOCK_MIN or more ask for transparent huge pages, as
@@ -138,80 +181,91 @@ static void thp_ask(void *p, size_t n, size_t fresh) {
     if (!thp_probe(p, n, fresh)) cn_os_huge_pages(p, n, false);
 }
 
-/* The cached mapping to reuse for `need` bytes at `alignment` (under the
- * lock; -1 if none): the smallest that holds the block; failing that, for a
- * block needing no more than page alignment, the largest, which mremap then
- * grows.  Either way its resident pages are reused: churn of big buffers
- * would otherwise fault in fresh pages for every block. */
-static int cache_pick(size_t need, size_t alignment, size_t ps) {
-    int fit = -1, grow = -1;
+/* The smallest cached mapping that holds `need` bytes at `alignment` (under
+ * the lock), or -1. */
+static int cache_fit(size_t need, size_t alignment) {
+    int fit = -1;
     for (int i = 0; i < HUGE_CACHE_SLOTS; i++) {
         cache_entry *c = &hg.cache[i];
         if (!c->base) continue;
         size_t skip = cn_align_gap(c->base, alignment);
-        if (skip <= c->size && c->size - skip >= need) {
-            if (fit < 0 || c->size < hg.cache[fit].size) fit = i;
-        } else if (alignment <= ps && (grow < 0 || c->size > hg.cache[grow].size)) {
-            grow = i;
-        }
+        if (skip <= c->size && c->size - skip >= need && (fit < 0 || c->size < hg.cache[fit].size)) fit = i;
     }
-    return fit >= 0 ? fit : grow;
+    return fit;
 }
 
+static int cache_largest(void) {
+    int big = -1;
+    for (int i = 0; i < HUGE_CACHE_SLOTS; i++)
+        if (hg.cache[i].base && (big < 0 || hg.cache[i].size > hg.cache[big].size)) big = i;
+    return big;
+}
+
+/* Take the first `n` bytes of cached mapping i (under the lock): the rest
+ * stays cached, unless too small to serve a huge block alone (then it goes
+ * to `drop`, to be unmapped). */
+static cache_entry cache_take(int i, size_t n, cache_entry *drop, size_t *ndrop) {
+    cache_entry *c = &hg.cache[i], got = { c->base, n, 0 };
+    hg.cache_bytes -= c->size;
+    if (c->size - n >= (size_t)cn_options[CN_OPT_HUGE_THRESHOLD]) {
+        c->base += n;
+        c->size -= n;
+        hg.cache_bytes += c->size;
+    } else {
+        if (c->size > n) drop[(*ndrop)++] = (cache_entry){ c->base + n, c->size - n, 0 };
+        c->base = 0;
+    }
+    return got;
+}
+
+/* Where the pages come from.  Churn of big buffers would fault in fresh
+ * pages for every block; instead a block reuses the resident pages of freed
+ * ones, kept in the cache:
+ *   - the smallest cached mapping that holds it, cut to size (the block
+ *     takes a quarter more, which realloc grows into, and if aligned an
+ *     alignment's worth, so that once freed it serves such a block again);
+ *   - failing that, for a block needing no more than page alignment, fresh
+ *     address space with cached mappings, largest first, moved into its
+ *     front by mremap (page tables move, no data is copied).
+ * An assembled block spans several kernel mappings, so realloc may not be
+ * able to grow it in place (see remap_grow). */
 void *cn_huge_alloc(size_t size, size_t alignment, bool zero) {
     size_t ps = cn_os_page_size();
     if (size > SIZE_MAX - 2 * alignment - ps) return NULL;
     size_t need = (size + ps - 1) & ~(ps - 1);
-    uintptr_t base = 0, ptr = 0;
-    size_t mapped = need, dirty = 0;
-    cache_entry old[HUGE_CACHE_SLOTS];
-    size_t nold = 0;
+    cache_entry got[HUGE_CACHE_SLOTS], drop[2 * HUGE_CACHE_SLOTS];
+    size_t ngot = 0, ndrop = 0, have = 0;
 
+    /* Cached pages given to calloc must be cleared, which makes them all
+     * resident: a big zeroed block is better fresh (the kernel's pages
+     * become resident only as the program touches them). */
+    bool cached = !zero || need <= (size_t)cn_options[CN_OPT_HUGE_CACHE];
     cn_lock_acquire(&huge_lock);
-    int pick = cache_pick(need, alignment, ps);
-    if (pick >= 0) {
-        base = hg.cache[pick].base;
-        mapped = hg.cache[pick].size;
-        hg.cache_bytes -= mapped;
-        hg.cache[pick].base = 0;
+    int fit = cached ? cache_fit(need, alignment) : -1;
+    if (fit >= 0) {
+        size_t keep = cn_align_gap(hg.cache[fit].base, alignment) + need + need / 4 + (alignment > ps ? alignment : 0);
+        keep = (keep + ps - 1) & ~(ps - 1);
+        got[ngot++] = cache_take(fit, keep < hg.cache[fit].size ? keep : hg.cache[fit].size, drop, &ndrop);
+    } else if (cached && alignment <= ps && CN_OS_MOVES) {
+        for (int i; have < need && (i = cache_largest()) >= 0; have += got[ngot++].size)
+            got[ngot] = cache_take(i, need - have < hg.cache[i].size ? need - have : hg.cache[i].size, drop, &ndrop);
     }
-    nold = cache_expire(false, old);
+    ndrop += cache_expire(false, drop + ndrop);
     cn_lock_release(&huge_lock);
-    unmap_all(old, nold);
+    unmap_all(drop, ndrop);
 
-    if (base) {
-        size_t skip = cn_align_gap(base, alignment);
-        ptr = base + skip;
-        /* Sizes, not addresses: at the top of a 32-bit address space
-         * ptr + need wraps around. */
-        if (skip > mapped || mapped - skip < need) {  /* too small: grow it */
-            void *q = cn_os_grow((void *)base, mapped, need);
-            if (q) {
-                dirty = mapped;
-                base = ptr = (uintptr_t)q;
-                mapped = need;
-            } else {
-                cn_os_unmap((void *)base, mapped);
-                base = 0;
-            }
-        } else {
-            /* Bigger than needed: keep a quarter ahead (realloc grows into
-             * it) and, for an aligned block, an alignment's worth (once
-             * freed, the mapping then serves the next such block again);
-             * give the rest back. */
-            size_t keep = ptr - base + need + need / 4 + (alignment > ps ? alignment : 0);
-            keep = (keep + ps - 1) & ~(ps - 1);
-            if (keep < mapped) {
-                cn_os_unmap((void *)(base + keep), mapped - keep);
-                mapped = keep;
-            }
-            dirty = need;
-        }
-    }
-    if (!base) {
-        /* A block of 8 MiB or more starts on a 2 MiB boundary, where the
-         * kernel can back it with transparent huge pages. */
-        bool thp = thp_wanted(need);
+    uintptr_t base, ptr;
+    size_t mapped, dirty = 0;
+    if (fit >= 0) {
+        base = got[0].base;
+        mapped = got[0].size;
+        ptr = base + cn_align_gap(base, alignment);
+        dirty = need;
+    } else {
+        /* The fresh part of a block of 8 MiB or more starts on a 2 MiB
+         * boundary, where the kernel can back it with transparent huge
+         * pages. */
+        bool thp = thp_wanted(need - have);
         size_t place = thp && alignment < CN_THP_SIZE ? CN_THP_SIZE : alignment;
         size_t extra = place > ps ? place - ps : 0;
         void *p = cn_os_map(need + extra);
@@ -221,14 +275,21 @@ void *cn_huge_alloc(size_t size, size_t alignment, bool zero) {
             p = cn_os_map(need + extra);
         }
         if (!p && cn_pool_release_cached()) p = cn_os_map(need + extra);
-        if (!p) return NULL;
+        if (!p) {
+            unmap_all(got, ngot);
+            return NULL;
+        }
         base = (uintptr_t)p;
         ptr = base + cn_align_gap(base, place);
         if (ptr > base) cn_os_unmap(p, ptr - base);
         if (extra > ptr - base) cn_os_unmap((void *)(ptr + need), extra - (ptr - base));
         base = ptr;
         mapped = need;
-        if (thp) thp_ask((void *)ptr, need, 0);
+        size_t moved = 0;
+        while (moved < ngot && cn_os_move((void *)got[moved].base, got[moved].size, (void *)(ptr + dirty)))
+            dirty += got[moved++].size;
+        unmap_all(got + moved, ngot - moved);   /* (spanning several mappings, on an old kernel) */
+        if (thp) thp_ask((void *)ptr, need, dirty);
     }
     /* Only what came from the cache may hold old contents. */
     if (zero && dirty) memset((void *)ptr, 0, dirty < size ? dirty : size);
@@ -273,7 +334,7 @@ cn_huge_status cn_huge_free(void *p) {
     count_bytes(0, e->size);
     cache_entry c = { e->base, e->size, cn_os_now_ms() };
     table_delete(e);
-    size_t limit = (size_t)cn_options[CN_OPT_HUGE_CACHE];
+    size_t limit = cache_limit(c.size, c.time);
     while (c.size <= limit) {                /* keep it, evicting the oldest as needed */
         int slot = -1, oldest = -1;
         for (int i = 0; i < HUGE_CACHE_SLOTS; i++) {
@@ -281,6 +342,8 @@ cn_huge_status cn_huge_free(void *p) {
             else if (oldest < 0 || hg.cache[i].time < hg.cache[oldest].time) oldest = i;
         }
         if (slot >= 0 && hg.cache_bytes + c.size <= limit) {
+            uint64_t t = atomic_load_explicit(&cache_oldest, memory_order_relaxed);
+            if (!t) atomic_store_explicit(&cache_oldest, c.time, memory_order_relaxed);
             hg.cache[slot] = c;
             hg.cache_bytes += c.size;
             c.base = 0;
@@ -296,7 +359,20 @@ cn_huge_status cn_huge_free(void *p) {
     return CN_HUGE_FREED;
 }
 
-/* The block leaves the table while its mapping changes: once mremap has
+/* A cached mapping that starts at `end` (under the lock), or -1. */
+static int cache_at(uintptr_t end) {
+    for (int i = 0; i < HUGE_CACHE_SLOTS; i++)
+        if (hg.cache[i].base == end) return i;
+    return -1;
+}
+
+/* Resize a huge block.  Growing, it first takes in a cached mapping that
+ * starts where it ends (what was cut off the mapping it came from, or
+ * what a neighbour left): resident pages, and no system call; then it
+ * grows with mremap, by at least a quarter (a buffer grown in small steps
+ * then costs a few system calls, not one per page).
+ *
+ * The block leaves the table while its mapping changes: once mremap has
  * moved it (or munmap cut its tail) that range is free, and another thread
  * can map a new huge block there, at the same address -- with a stale
  * entry still in the table, the two would share a key, and a look-up could
@@ -306,39 +382,66 @@ void *cn_huge_realloc(void *p, size_t size) {
     if (size > SIZE_MAX - ps) return NULL;
     size_t need = (size + ps - 1) & ~(ps - 1);
     cn_lock_acquire(&huge_lock);
-    huge_entry *e = table_find((uintptr_t)p);
-    huge_entry cur = *e;
+    huge_entry cur = *table_find((uintptr_t)p);
     size_t offset = cur.ptr - cur.base;
+    need += offset;                         /* from here on, bytes from the mapping's start */
     /* (cn_realloc keeps a block that shrinks by less than a quarter without
      * calling here.) */
-    if (need + offset == cur.size || !table_reserve()) {
+    if (need == cur.size || !table_reserve()) {
         cn_lock_release(&huge_lock);
-        return need + offset == cur.size ? p : NULL;
+        return need == cur.size ? p : NULL;
     }
     table_delete(table_find(cur.ptr));      /* (the reserve may have moved it) */
     hg.pending++;                           /* its slot stays reserved */
+    size_t want = need, have = cur.size;    /* have: the mapping, with what it takes in */
+    cache_entry got[HUGE_CACHE_SLOTS], drop[HUGE_CACHE_SLOTS];
+    size_t ngot = 0, ndrop = 0, tail = 0;
+    if (need > cur.size) {
+        size_t grown = (cur.size + cur.size / 4 + ps - 1) & ~(ps - 1);
+        if (want < grown) want = grown;
+        int next = CN_OS_MOVES ? cache_at(cur.base + cur.size) : -1;
+        if (next >= 0) {
+            cache_entry *c = &hg.cache[next];
+            size_t take = want - cur.size;
+            if (take >= c->size || c->size - take < (size_t)cn_options[CN_OPT_HUGE_THRESHOLD]) take = c->size;
+            hg.cache_bytes -= take;
+            c->base += take;
+            if (!(c->size -= take)) c->base = 0;
+            have += take;
+        }
+        /* What mremap will add, cached mappings fill (largest first),
+         * moved into place. */
+        for (int i; CN_OS_MOVES && have < need && have + tail < want && (i = cache_largest()) >= 0; tail += got[ngot++].size)
+            got[ngot] = cache_take(i, want - have - tail < hg.cache[i].size ? want - have - tail : hg.cache[i].size,
+                                   drop, &ndrop);
+    }
     cn_lock_release(&huge_lock);
-    huge_entry v = cur;                     /* what goes back: unchanged if mremap fails */
+    unmap_all(drop, ndrop);
+    huge_entry v = { cur.ptr, cur.base, have };
     bool done = true;
-    if (need + offset < cur.size) {           /* shrink in place: unmap the tail */
-        cn_os_unmap((void *)(cur.base + need + offset), cur.size - need - offset);
-        v.size = need + offset;
-    } else {
-        /* Grow by at least a quarter: a buffer grown in small steps then
-         * costs a few system calls, not one per page. */
-        size_t grown = cur.size + cur.size / 4;
-        size_t want = need + offset < grown ? (grown + ps - 1) & ~(ps - 1) : need + offset;
-        void *q = cn_os_grow((void *)cur.base, cur.size, want);
-        if (!q && want > need + offset) q = cn_os_grow((void *)cur.base, cur.size, (want = need + offset));
+    if (need < have) {
+        if (have == cur.size) {             /* shrink in place: unmap the tail */
+            cn_os_unmap((void *)(cur.base + need), cur.size - need);
+            v.size = need;
+        }                                   /* (else grown from the cache alone) */
+    } else if (need > have) {
+        void *q = cn_os_grow((void *)cur.base, have, want);
+        if (!q && want > need) q = cn_os_grow((void *)cur.base, have, (want = need));
         if (q) {
-            if (!thp_size(cur.size)) {
-                if (thp_wanted(want)) thp_ask(q, want, cur.size);                 /* grown past the size */
-            } else if (cn_os_thp_dear() || !thp_probe(q, want, cur.size)) {     /* measured again */
+            size_t moved = 0, at = have;
+            while (moved < ngot && at + got[moved].size <= want &&
+                   cn_os_move((void *)got[moved].base, got[moved].size, (char *)q + at))
+                at += got[moved++].size;
+            unmap_all(got + moved, ngot - moved);
+            if (!thp_size(have)) {
+                if (thp_wanted(want)) thp_ask(q, want, at);                   /* grown past the size */
+            } else if (cn_os_thp_dear() || !thp_probe(q, want, at)) {       /* measured again */
                 cn_os_huge_pages(q, want, false);
             }
             v = (huge_entry){ (uintptr_t)q + offset, (uintptr_t)q, want };
         } else {
-            done = false;
+            unmap_all(got, ngot);
+            done = false;                   /* as it was (with what it took in) */
         }
     }
     cn_lock_acquire(&huge_lock);

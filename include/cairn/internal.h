@@ -52,6 +52,11 @@ void    *cn_os_map_at(void *hint, size_t size);        /* exactly at hint, or NU
 void     cn_os_unmap(void *p, size_t size);
 void     cn_os_purge(void *p, size_t size);            /* drop contents, keep mapping */
 void    *cn_os_grow(void *p, size_t old_size, size_t new_size); /* mremap, may move */
+bool     cn_os_move(void *from, size_t size, void *to);  /* mremap onto [to, to+size) */
+/* Whether cn_os_move is used: not in 32-bit builds, whose tests run under
+ * qemu-i386, which loses track of pages moved onto a mapping (they fault
+ * when read).  cn_os_grow then copies instead. */
+#define CN_OS_MOVES (UINTPTR_MAX > 0xffffffffu)
 void     cn_os_huge_pages(void *p, size_t size, bool on); /* transparent huge pages or not */
 /* Whether to ask for huge pages now (false while probes find them dear,
  * but for one call in 16); time the first touch of `page` (2 MiB-aligned,
@@ -260,6 +265,7 @@ typedef enum { CN_HUGE_NOT_OURS, CN_HUGE_FREED, CN_HUGE_ALREADY_FREED } cn_huge_
 cn_huge_status cn_huge_free(void *p);
 void  *cn_huge_realloc(void *p, size_t size);       /* p must be huge; resizes to size */
 size_t cn_huge_release_cache(void);
+void   cn_huge_expire(uint64_t now_ms);   /* unmap cached mappings past the purge delay */
 void   cn_huge_fork_prepare(void);
 void   cn_huge_fork_parent(void);
 void   cn_huge_fork_child(void);

@@ -6,6 +6,11 @@
  *                 it was before
  *   trim_<size>   the same, but malloc_trim(0) right after the frees
  *   calloc_fresh  calloc(256 MiB) grows RSS by a few MiB at most
+ *   huge_reuse    a huge block made after others were freed gets their
+ *                 resident pages (mincore), even when none of them holds
+ *                 it alone, and keeps its contents through realloc
+ *   huge_grow     realloc grows a huge block in place over the cached rest
+ *                 of the mapping it was cut from, resident pages again
  *   thp           transparent huge pages (CAIRN_THP=1, the default): an
  *                 8 MiB block starts on a 2 MiB boundary, the first touch
  *                 of its first huge page is timed (the statistics count
@@ -204,6 +209,65 @@ static void thp(void)
           WIFEXITED(st) && WEXITSTATUS(st) == 2 ? "see the line above" : "the child did not finish");
 }
 
+/* Resident bytes of [p, p + n) (page-aligned p), by mincore. */
+static size_t resident(const void *p, size_t n)
+{
+    size_t ps = 4096, pages = n / ps;
+    unsigned char *v = os_alloc(pages);
+    CHECK(mincore((void *)p, pages * ps, v) == 0, "mincore: %s", strerror(errno));
+    size_t r = 0;
+    for (size_t i = 0; i < pages; i++) r += v[i] & 1;
+    os_free(v, pages);
+    return r * ps;
+}
+
+static void huge_reuse(void)
+{
+    size_t n = 16 * MiB, m = 2 * n - MiB;
+    unsigned char *a = HIDE(malloc(n)), *b = HIDE(malloc(n));
+    CHECK(a && b, "malloc(16 MiB) returned NULL");
+    memset(a, 1, n);
+    memset(b, 2, n);
+    free(HIDE(a));                        /* (HIDE: the memsets are not dead stores) */
+    free(HIDE(b));
+    unsigned char *c = HIDE(malloc(m));
+    CHECK(c, "malloc(31 MiB) returned NULL");
+    size_t r = resident(c, m);
+    CHECK(r >= m - 2 * MiB, "malloc(31 MiB) right after two touched 16 MiB blocks were freed: %zu MiB of it resident "
+          "(their pages were not reused)", r / MiB);
+    uint64_t seed = pattern_seed(c, 1);
+    pattern_fill(c, m, seed);
+    /* Made of two mappings: realloc must still grow it, contents intact. */
+    c = HIDE(realloc(c, 3 * n));
+    CHECK(c, "realloc(31 MiB -> 48 MiB) returned NULL");
+    long bad = pattern_check(c, m, seed);
+    CHECK(bad < 0, "realloc(31 MiB -> 48 MiB) of a reused block: byte %ld changed", bad);
+    memset(c + m, 3, 3 * n - m);
+    free(c);
+}
+
+static void huge_grow(void)
+{
+    size_t n = 16 * MiB;
+    unsigned char *a = HIDE(malloc(n));
+    CHECK(a, "malloc(16 MiB) returned NULL");
+    memset(a, 1, n);
+    free(HIDE(a));
+    unsigned char *c = HIDE(malloc(2 * MiB));
+    CHECK(c, "malloc(2 MiB) returned NULL");
+    memset(c, 4, 2 * MiB);
+    uintptr_t was = (uintptr_t)c;
+    unsigned char *d = HIDE(realloc(c, 12 * MiB));
+    CHECK(d, "realloc(2 MiB -> 12 MiB) returned NULL");
+    CHECK(first_not(d, 2 * MiB, 4) < 0, "realloc(2 MiB -> 12 MiB) lost the contents");
+    size_t r = resident(d, 12 * MiB);
+    CHECK(r >= 11 * MiB, "realloc(2 MiB -> 12 MiB) right after a touched 16 MiB block was freed: %zu MiB resident "
+          "(the cached pages were not taken in)", r / MiB);
+    CHECK((uintptr_t)d == was, "realloc(2 MiB -> 12 MiB) moved the block (%#lx -> %p) though the rest of its mapping was free",
+          (unsigned long)was, (void *)d);
+    free(d);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "thp-segments") == 0) {      /* run by thp() */
@@ -214,6 +278,8 @@ int main(int argc, char **argv)
     t_init("rss");
     unsigned t = 120;
     run_test("calloc_fresh", calloc_fresh, t);
+    run_test("huge_reuse", huge_reuse, t);
+    run_test("huge_grow", huge_grow, t);
     run_test("back_64", back_64, t);
     run_test("back_4k", back_4k, t);
     run_test("back_256k", back_256k, t);

@@ -3,8 +3,10 @@
  * A hash table (open addressing, keyed by the block's address) records every
  * live huge block, so free() can tell a huge block from a pointer that is not
  * ours.  Freed mappings are kept in a small cache for reuse (churn of big
- * buffers would otherwise fault in fresh pages every time); entries older
- * than the purge delay are unmapped.  realloc grows and shrinks with mremap.
+ * buffers would otherwise fault in fresh pages every time): a new block is
+ * cut from one, or assembled from several moved into place by mremap, and
+ * realloc grows into one that follows the block; entries older than the
+ * purge delay are unmapped.  realloc grows and shrinks with mremap.
  */
 #define _GNU_SOURCE
 #include "cairn/internal.h"
@@ -149,11 +151,11 @@ size_t cn_huge_release_cache(void) {
     return n;
 }
 
-/* Called as the pool purges (segment.c): cached mappings expire even when
- * the program makes no more huge blocks. */
-void cn_huge_expire(uint64_t now) {
+/* Called as pages go back to the pool and as heaps change pages: cached
+ * mappings expire even when the program makes no more huge blocks. */
+void cn_huge_expire(void) {
     uint64_t t = atomic_load_explicit(&cache_oldest, memory_order_relaxed);
-    if (!t || now - t < (uint64_t)cn_options[CN_OPT_PURGE_DELAY_MS]) return;
+    if (!t || cn_os_now_ms() - t < (uint64_t)cn_options[CN_OPT_PURGE_DELAY_MS]) return;
     cache_entry out[HUGE_CACHE_SLOTS];
     cn_lock_acquire(&huge_lock);
     size_t n = cache_expire(false, out);
@@ -228,7 +230,7 @@ static cache_entry cache_take(int i, size_t n, cache_entry *drop, size_t *ndrop)
  *     address space with cached mappings, largest first, moved into its
  *     front by mremap (page tables move, no data is copied).
  * An assembled block spans several kernel mappings, so realloc may not be
- * able to grow it in place (see remap_grow). */
+ * able to grow it in place (see cn_os_grow). */
 void *cn_huge_alloc(size_t size, size_t alignment, bool zero) {
     size_t ps = cn_os_page_size();
     if (size > SIZE_MAX - 2 * alignment - ps) return NULL;

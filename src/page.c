@@ -223,6 +223,7 @@ cn_page *cn_heap_find_page(cn_heap *h, unsigned cls) {
         page_park(h, pg);
     }
     if (h->kept_pages) kept_age(h);
+    cn_huge_expire();
     if ((pg = kept_find(h, cls)) != NULL) return make_current(h, cls, pg);
     if ((pg = cn_orphan_adopt(h, cls)) != NULL) return make_current(h, cls, pg);
     pg = cn_span_alloc(cn_classes[cls].npages, CN_KIND_SLAB, NULL);

@@ -368,7 +368,7 @@ void cn_span_free(cn_page *first) {
     }
     purge_locked(false, now);
     cn_lock_release(&cn_pool_lock);
-    cn_huge_expire(now);
+    cn_huge_expire();
 }
 
 void cn_span_shrink(cn_page *first, size_t npages) {

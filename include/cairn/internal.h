@@ -265,7 +265,7 @@ typedef enum { CN_HUGE_NOT_OURS, CN_HUGE_FREED, CN_HUGE_ALREADY_FREED } cn_huge_
 cn_huge_status cn_huge_free(void *p);
 void  *cn_huge_realloc(void *p, size_t size);       /* p must be huge; resizes to size */
 size_t cn_huge_release_cache(void);
-void   cn_huge_expire(uint64_t now_ms);   /* unmap cached mappings past the purge delay */
+void   cn_huge_expire(void);   /* unmap cached mappings past the purge delay */
 void   cn_huge_fork_prepare(void);
 void   cn_huge_fork_parent(void);
 void   cn_huge_fork_child(void);

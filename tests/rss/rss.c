@@ -11,6 +11,9 @@
  *                 it alone, and keeps its contents through realloc
  *   huge_grow     realloc grows a huge block in place over the cached rest
  *                 of the mapping it was cut from, resident pages again
+ *   huge_back     256 MiB of huge blocks freed: once the purge delay has
+ *                 passed, a little small-block work gives their cached
+ *                 pages back (the cache may hold the recent peak until then)
  *   thp           transparent huge pages (CAIRN_THP=1, the default): an
  *                 8 MiB block starts on a 2 MiB boundary, the first touch
  *                 of its first huge page is timed (the statistics count
@@ -268,6 +271,30 @@ static void huge_grow(void)
     free(d);
 }
 
+static void huge_back(void)
+{
+    enum { N = 8 };
+    unsigned char *p[N];
+    free(HIDE(malloc(HIDE((size_t)64))));
+    size_t before = rss_bytes();
+    for (int i = 0; i < N; i++) {
+        p[i] = HIDE(malloc(32 * MiB));
+        CHECK(p[i], "malloc(32 MiB) returned NULL");
+        memset(p[i], i + 1, 32 * MiB);
+    }
+    for (int i = 0; i < N; i++) free(HIDE(p[i]));
+    usleep(300 * 1000);                      /* past the purge delay (100 ms) */
+    /* Small-block work that changes pages: no huge block, no trim. */
+    enum { M = 4000 };
+    void **q = os_alloc(M * sizeof *q);
+    for (int i = 0; i < M; i++) CHECK((q[i] = HIDE(malloc(HIDE((size_t)64)))), "malloc(64) returned NULL");
+    for (int i = 0; i < M; i++) free(q[i]);
+    os_free(q, M * sizeof *q);
+    size_t after = rss_bytes();
+    CHECK(after < before + 32 * MiB, "256 MiB of huge blocks freed, 300 ms and some small-block work later: "
+          "RSS is %zu MiB above where it started (the cache kept their pages)", (after - before) / MiB);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "thp-segments") == 0) {      /* run by thp() */
@@ -280,6 +307,7 @@ int main(int argc, char **argv)
     run_test("calloc_fresh", calloc_fresh, t);
     run_test("huge_reuse", huge_reuse, t);
     run_test("huge_grow", huge_grow, t);
+    run_test("huge_back", huge_back, t);
     run_test("back_64", back_64, t);
     run_test("back_4k", back_4k, t);
     run_test("back_256k", back_256k, t);

@@ -177,9 +177,11 @@ typedef enum cn_heap_state { CN_HEAP_EMPTY, CN_HEAP_LIVE, CN_HEAP_DEAD, CN_HEAP_
 typedef struct cn_heap {
     cn_page **bins;                  /* page to allocate from, per class:
                                         its thread's front (below), or own_bins */
-    uint64_t allocs[CN_NCLASS];      /* blocks allocated, per class, by this
+    uint64_t allocs[CN_NCLASS]       /* blocks allocated, per class, by this
                                         heap's threads; the current pages'
-                                        tallies hold the rest (statistics)  */
+                                        tallies hold the rest (statistics;
+                                        read atomically: 8-aligned on i386) */
+        __attribute__((aligned(8)));
     cn_page_list queue[CN_NCLASS];   /* pages with free blocks, per class   */
     cn_page_list full;               /* pages with none                     */
     uintptr_t remote_key;            /* encodes the links of `remote`       */

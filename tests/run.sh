@@ -12,7 +12,7 @@
 #   --only PATTERN  run only matching tests: PROGRAM or PROGRAM.SUBTEST, where
 #                   PROGRAM is a glob over api overlap threads fork misuse rss
 #                   limits invincible ttest static programs stats install
-#                   valgrind stress fuzz ubsan tsan, and SUBTEST a substring of subtest names (e.g. --only 'api.calloc')
+#                   valgrind stress fuzz ubsan tsan compilers, and SUBTEST a substring of subtest names (e.g. --only 'api.calloc')
 #   --scale32 P     iteration counts under qemu, percent (default 50)
 #
 # Every test prints "PASS name" or "FAIL name: reason"; names start with
@@ -152,7 +152,7 @@ if [ "$width" != 32 ]; then
             run_logged 64/stress "$LIMIT" "$d/stress.log" tests/stress/run.sh "$(absdir "$lib64")" 10
         fi
     fi
-    for t in fuzz ubsan tsan; do     # these build src/ themselves
+    for t in fuzz ubsan tsan compilers; do     # these build src/ themselves
         if selected "$t"; then
             d=$root/build/tests/$t
             mkdir -p "$d"

@@ -261,6 +261,7 @@ int cn_trim(size_t pad) {
     (void)pad;
     cn_heap *h = cn_tls_heap;
     bool kept = false;
+    cn_remote_flush();
     if (h != &cn_heap_empty) {
         cn_heap_drain(h);
         kept = cn_heap_release_kept(h);      /* the caller's empty pages too */

@@ -98,7 +98,7 @@ cn_noinline void cn_free_slow(void *p) {
         uintptr_t key = pg->key;
         if (b->tag == CN_FREED_TAG(key) && !tag_by_chance(pg, b)) cn_fatal("free", "double free detected", p);
         b->tag = CN_FREED_TAG(key);
-        cn_free_to_owner(cn_tls_heap, pg, b);
+        cn_free_to_owner(cn_heap_freeing(), pg, b);
         return;
     }
     case CN_KIND_LARGE:

@@ -3,9 +3,9 @@
  *
  * Every thread gets a heap on its first allocation; only that thread touches
  * it, so malloc and free need no lock.  A block freed by another thread is
- * pushed, lock-free, on its owner's `remote` stack; the owner takes the whole
- * stack with one exchange when it next needs a page, and frees each block
- * locally.  When a thread exits, its pages with live blocks go to the
+ * pushed, lock-free, on its owner's `remote` stack (in batches per owner);
+ * the owner takes the whole stack with one exchange when it next needs a
+ * page, and frees each block locally.  When a thread exits, its pages with live blocks go to the
  * `orphans` heap (under a lock) where any thread can adopt them; empty pages
  * go back to the pool.  Heap structures are never unmapped, only reused, so
  * a late remote free into an exited thread's heap is still safe.
@@ -56,12 +56,56 @@ static void heap_reset(cn_heap *h) {
 /* ---------------------------------------------------------------------------
  * Remote frees
  * ------------------------------------------------------------------------- */
-void cn_heap_remote_free(cn_heap *owner, cn_block *b) {
+/* Push the chain first..last (linked with owner's key) onto owner's list. */
+static void remote_push(cn_heap *owner, cn_block *first, cn_block *last) {
     uintptr_t old = atomic_load_explicit(&owner->remote, memory_order_relaxed);
     do {
-        b->next = old ^ owner->remote_key;
-    } while (!atomic_compare_exchange_weak_explicit(&owner->remote, &old, (uintptr_t)b,
+        last->next = old ^ owner->remote_key;
+    } while (!atomic_compare_exchange_weak_explicit(&owner->remote, &old, (uintptr_t)first,
                                                     memory_order_release, memory_order_relaxed));
+}
+
+/* The calling thread's remote frees not pushed yet: blocks for one owner,
+ * newest first.  Every push is a compare-and-swap on a line the owner and
+ * the other freeing threads also write, and waits for the thread's earlier
+ * stores (each a miss on a block another core wrote); a producer/consumer
+ * pair ran 10-20% faster with one push per 32 blocks.  A block waiting here
+ * is already marked freed (a second free of it is caught) and its page
+ * cannot go away (its use count has not dropped yet). */
+static __thread struct {
+    cn_heap *owner;
+    cn_block *first, *last;
+    uint32_t n;
+    bool off;                          /* the thread is exiting: push at once */
+} batch __attribute__((tls_model("initial-exec")));
+
+void cn_remote_flush(void) {
+    if (!batch.n) return;
+    remote_push(batch.owner, batch.first, batch.last);
+    batch.n = 0;
+}
+
+cn_heap *cn_heap_freeing(void) {
+    cn_heap *h = cn_tls_heap;
+    if (cn_unlikely(h == &cn_heap_empty) && !batch.off && (h = cn_heap_get()) == NULL) h = &cn_heap_empty;
+    return h;
+}
+
+void cn_heap_remote_free(cn_heap *owner, cn_block *b) {
+    /* Only a thread with a heap batches: its exit flushes the batch (free
+     * gives a thread that only frees one; see cn_free_slow). */
+    if (CN_REMOTE_BATCH <= 1 || batch.off || cn_tls_heap == &cn_heap_empty) {
+        remote_push(owner, b, b);
+        return;
+    }
+    if (owner != batch.owner) {
+        cn_remote_flush();
+        batch.owner = owner;
+    }
+    b->next = batch.n ? (uintptr_t)batch.first ^ owner->remote_key : 0;
+    if (!batch.n) batch.last = b;
+    batch.first = b;
+    if (++batch.n >= CN_REMOTE_BATCH) cn_remote_flush();
 }
 
 /* Free a block whose tag is already set, wherever its page now belongs. */
@@ -166,6 +210,8 @@ static void thread_exit(void *arg) {
     }
 #endif
     if (h != cn_tls_heap) return;
+    batch.off = true;                  /* frees from here on (later destructors) push at once */
+    cn_remote_flush();
     cn_tls_heap = &cn_heap_empty;
     heap_abandon(h);                   /* leaves the front's bins empty */
     cn_lock_acquire(&heaps_lock);

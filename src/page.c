@@ -208,6 +208,7 @@ cn_page *cn_heap_find_page(cn_heap *h, unsigned cls) {
         page_park(h, pg);
     }
     if (atomic_load_explicit(&h->remote, memory_order_relaxed)) cn_heap_drain(h);
+    cn_remote_flush();                 /* (this thread's frees for others wait no longer) */
     while ((pg = h->queue[cls].first) != NULL) {
         if (page_has_room(pg)) {
             /* A page with only a few free blocks would be used up at once:

@@ -189,6 +189,7 @@ static void add_cls(cls_stat *to, const cls_stat *from) {
 static void stats_collect(stats *s) {
     memset(s, 0, sizeof *s);
     cn_init();
+    cn_remote_flush();                 /* the caller's frees count (other threads' batches do not yet) */
     s->orphans.heap = &cn_orphans;
     collect_heaps(s);
     cn_pool_walk(&s->pool, visit_span, s);

@@ -303,8 +303,14 @@ extern cn_heap cn_orphans;          /* pages of exited threads, under cn_orphan_
 extern cn_lock cn_orphan_lock;
 /* The calling thread's heap, created on first use (NULL if out of memory). */
 cn_heap *cn_heap_get(void);
-/* Push a block onto its owning heap's remote list. */
+/* Push a block onto its owning heap's remote list (batched per owner). */
 void   cn_heap_remote_free(cn_heap *owner, cn_block *b);
+/* Push the calling thread's batch of remote frees now. */
+void   cn_remote_flush(void);
+/* The calling thread's heap as it frees a block of another heap's: made
+ * now for a thread that only frees (so that its remote frees are batched,
+ * and pushed when it exits), unless the thread is exiting. */
+cn_heap *cn_heap_freeing(void);
 /* Take the blocks other threads freed for h and free them locally. */
 void   cn_heap_drain(cn_heap *h);
 /* Free block b (tag already set) of slab pg (its first page) on whichever

@@ -158,6 +158,14 @@ _Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= 0xffff, "the segment map holds 
 #define CN_HEAP_KEEP_PAGES 64
 #endif
 
+/* Blocks a thread frees for another heap are chained and pushed onto that
+ * heap's remote list together, one atomic exchange per this many (or when
+ * the owner changes, and as the thread changes pages, trims, reads the
+ * statistics or exits; see heap.c).  1 pushes each block alone. */
+#ifndef CN_REMOTE_BATCH
+#define CN_REMOTE_BATCH 32
+#endif
+
 /* A segment is its array of descriptors.  pages[0] describes page 0 itself
  * (kind META, owner NULL) and keeps the segment's own counts: npages = pages
  * mapped (a segment mapped under memory pressure may be short), used = pages

@@ -6,6 +6,8 @@
  *   exit_live    threads exit with live blocks; main checks and frees them,
  *                while new threads reuse the dead threads' memory
  *   many_threads thousands of short-lived threads; RSS stays bounded
+ *   remote_exit  a thread that only frees (fewer blocks than a remote batch)
+ *                and exits: the owner gets those blocks back
  *   huge         threads malloc, realloc (grow, shrink, move), memalign
  *                and free blocks of 128 KiB - 8 MiB side by side: every
  *                block is as big as asked (all of it writable) and keeps
@@ -412,6 +414,47 @@ static void *huge_thread(void *arg)
     return NULL;
 }
 
+/* ------------------------------------------------------------------------
+ * remote_exit
+ * ---------------------------------------------------------------------- */
+
+enum { REMOTE_N = 20 };
+static void *remote_blocks[REMOTE_N];
+
+static void *free_only_thread(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < REMOTE_N; i++) free(remote_blocks[i]);
+    return NULL;
+}
+
+static void test_remote_exit(void)
+{
+    for (int i = 0; i < REMOTE_N; i++) {
+        remote_blocks[i] = HIDE(malloc(HIDE((size_t)200)));
+        CHECK(remote_blocks[i], "malloc(200) returned NULL");
+    }
+    uintptr_t want[REMOTE_N];
+    for (int i = 0; i < REMOTE_N; i++) want[i] = (uintptr_t)remote_blocks[i];
+    pthread_t t;
+    t_start(&t, free_only_thread, NULL);
+    t_join(t);
+    /* Enough mallocs of that size to use up the current page and come back
+     * for the freed blocks. */
+    enum { M = 3000 };
+    void **got = os_alloc(M * sizeof *got);
+    int found = 0;
+    for (int i = 0; i < M && found < REMOTE_N; i++) {
+        got[i] = HIDE(malloc(HIDE((size_t)200)));
+        CHECK(got[i], "malloc(200) returned NULL");
+        for (int j = 0; j < REMOTE_N; j++) found += (uintptr_t)got[i] == want[j];
+    }
+    for (int i = 0; i < M && got[i]; i++) free(got[i]);
+    os_free(got, M * sizeof *got);
+    CHECK(found == REMOTE_N, "%d of the %d blocks freed by an exited thread came back in %d mallocs", found,
+          REMOTE_N, M);
+}
+
 static void test_huge(void)
 {
     int n = nthreads(6);
@@ -429,6 +472,7 @@ int main(void)
     run_test("many_to_one", test_many_to_one, t);
     run_test("exit_live", test_exit_live, t);
     run_test("many_threads", test_many_threads, t);
+    run_test("remote_exit", test_remote_exit, t);
     run_test("huge", test_huge, t);
     return t_finish();
 }

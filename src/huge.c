@@ -220,6 +220,27 @@ static cache_entry cache_take(int i, size_t n, cache_entry *drop, size_t *ndrop)
     return got;
 }
 
+/* Take cached mappings, largest first, until `n` bytes are gathered or
+ * the cache is empty (under the lock); returns the bytes gathered.  Not
+ * without CN_OS_MOVES: they are moved into place with cn_os_move. */
+static size_t cache_gather(size_t n, cache_entry *got, size_t *ngot, cache_entry *drop, size_t *ndrop) {
+    size_t have = 0;
+    for (int i; CN_OS_MOVES && have < n && (i = cache_largest()) >= 0; have += got[(*ngot)++].size)
+        got[*ngot] = cache_take(i, n - have < hg.cache[i].size ? n - have : hg.cache[i].size, drop, ndrop);
+    return have;
+}
+
+/* Move the gathered mappings to `to`, one after another, within `room`
+ * bytes; unmap what does not fit or cannot move (a mapping spanning
+ * several, on an old kernel).  Returns the bytes moved. */
+static size_t cache_place(uintptr_t to, size_t room, cache_entry *got, size_t ngot) {
+    size_t i = 0, at = 0;
+    while (i < ngot && at + got[i].size <= room && cn_os_move((void *)got[i].base, got[i].size, (void *)(to + at)))
+        at += got[i++].size;
+    unmap_all(got + i, ngot - i);
+    return at;
+}
+
 /* Where the pages come from.  Churn of big buffers would fault in fresh
  * pages for every block; instead a block reuses the resident pages of freed
  * ones, kept in the cache:
@@ -248,9 +269,8 @@ void *cn_huge_alloc(size_t size, size_t alignment, bool zero) {
         size_t keep = cn_align_gap(hg.cache[fit].base, alignment) + need + need / 4 + (alignment > ps ? alignment : 0);
         keep = (keep + ps - 1) & ~(ps - 1);
         got[ngot++] = cache_take(fit, keep < hg.cache[fit].size ? keep : hg.cache[fit].size, drop, &ndrop);
-    } else if (cached && alignment <= ps && CN_OS_MOVES) {
-        for (int i; have < need && (i = cache_largest()) >= 0; have += got[ngot++].size)
-            got[ngot] = cache_take(i, need - have < hg.cache[i].size ? need - have : hg.cache[i].size, drop, &ndrop);
+    } else if (cached && alignment <= ps) {
+        have = cache_gather(need, got, &ngot, drop, &ndrop);
     }
     ndrop += cache_expire(false, drop + ndrop);
     cn_lock_release(&huge_lock);
@@ -287,10 +307,7 @@ void *cn_huge_alloc(size_t size, size_t alignment, bool zero) {
         if (extra > ptr - base) cn_os_unmap((void *)(ptr + need), extra - (ptr - base));
         base = ptr;
         mapped = need;
-        size_t moved = 0;
-        while (moved < ngot && cn_os_move((void *)got[moved].base, got[moved].size, (void *)(ptr + dirty)))
-            dirty += got[moved++].size;
-        unmap_all(got + moved, ngot - moved);   /* (spanning several mappings, on an old kernel) */
+        dirty = cache_place(ptr, need, got, ngot);
         if (thp) thp_ask((void *)ptr, need, dirty);
     }
     /* Only what came from the cache may hold old contents. */
@@ -397,25 +414,18 @@ void *cn_huge_realloc(void *p, size_t size) {
     hg.pending++;                           /* its slot stays reserved */
     size_t want = need, have = cur.size;    /* have: the mapping, with what it takes in */
     cache_entry got[HUGE_CACHE_SLOTS], drop[HUGE_CACHE_SLOTS];
-    size_t ngot = 0, ndrop = 0, tail = 0;
+    size_t ngot = 0, ndrop = 0;
     if (need > cur.size) {
         size_t grown = (cur.size + cur.size / 4 + ps - 1) & ~(ps - 1);
         if (want < grown) want = grown;
         int next = CN_OS_MOVES ? cache_at(cur.base + cur.size) : -1;
-        if (next >= 0) {
-            cache_entry *c = &hg.cache[next];
-            size_t take = want - cur.size;
-            if (take >= c->size || c->size - take < (size_t)cn_options[CN_OPT_HUGE_THRESHOLD]) take = c->size;
-            hg.cache_bytes -= take;
-            c->base += take;
-            if (!(c->size -= take)) c->base = 0;
-            have += take;
+        if (next >= 0) {                    /* all of it, if the rest could serve no block */
+            size_t take = want - cur.size, size = hg.cache[next].size;
+            if (take >= size || size - take < (size_t)cn_options[CN_OPT_HUGE_THRESHOLD]) take = size;
+            have += cache_take(next, take, drop, &ndrop).size;
         }
-        /* What mremap will add, cached mappings fill (largest first),
-         * moved into place. */
-        for (int i; CN_OS_MOVES && have < need && have + tail < want && (i = cache_largest()) >= 0; tail += got[ngot++].size)
-            got[ngot] = cache_take(i, want - have - tail < hg.cache[i].size ? want - have - tail : hg.cache[i].size,
-                                   drop, &ndrop);
+        /* What mremap will add, cached mappings fill, moved into place. */
+        if (have < need) cache_gather(want - have, got, &ngot, drop, &ndrop);
     }
     cn_lock_release(&huge_lock);
     unmap_all(drop, ndrop);
@@ -430,11 +440,7 @@ void *cn_huge_realloc(void *p, size_t size) {
         void *q = cn_os_grow((void *)cur.base, have, want);
         if (!q && want > need) q = cn_os_grow((void *)cur.base, have, (want = need));
         if (q) {
-            size_t moved = 0, at = have;
-            while (moved < ngot && at + got[moved].size <= want &&
-                   cn_os_move((void *)got[moved].base, got[moved].size, (char *)q + at))
-                at += got[moved++].size;
-            unmap_all(got + moved, ngot - moved);
+            size_t at = have + cache_place((uintptr_t)q + have, want - have, got, ngot);
             if (!thp_size(have)) {
                 if (thp_wanted(want)) thp_ask(q, want, at);                   /* grown past the size */
             } else if (cn_os_thp_dear() || !thp_probe(q, want, at)) {       /* measured again */

@@ -51,6 +51,16 @@ void cn_os_purge(void *p, size_t size) {
     errno = e;
 }
 
+/* Move the pages of [from, from+size) to `to`, replacing what was mapped
+ * there: page tables move, no data is copied.  Fails (old kernels) when the
+ * range spans several mappings. */
+bool cn_os_move(void *from, size_t size, void *to) {
+    int e = errno;
+    void *q = mremap(from, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+    errno = e;
+    return q == to;
+}
+
 /* mremap; a range spanning several mappings (a huge block assembled from
  * cached ones), which mremap cannot resize, goes to fresh space, moved
  * there by mremap or, on a kernel older than 6.17 (which moves one mapping
@@ -59,7 +69,7 @@ void *cn_os_grow(void *p, size_t old_size, size_t new_size) {
     int e = errno;
     void *q = mremap(p, old_size, new_size, MREMAP_MAYMOVE);
     if (q == MAP_FAILED && errno == EFAULT && (q = cn_os_map(new_size)) != NULL) {
-        if (!CN_OS_MOVES || mremap(p, old_size, old_size, MREMAP_MAYMOVE | MREMAP_FIXED, q) != q) {
+        if (!CN_OS_MOVES || !cn_os_move(p, old_size, q)) {
             memcpy(q, p, old_size);
             munmap(p, old_size);
         }
@@ -69,16 +79,6 @@ void *cn_os_grow(void *p, size_t old_size, size_t new_size) {
     }
     errno = e;
     return q;
-}
-
-/* Move the pages of [from, from+size) to `to`, replacing what was mapped
- * there: page tables move, no data is copied.  Fails (old kernels) when the
- * range spans several mappings. */
-bool cn_os_move(void *from, size_t size, void *to) {
-    int e = errno;
-    void *q = mremap(from, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
-    errno = e;
-    return q == to;
 }
 
 /* A hint: where the kernel allows it (THP "madvise" or "always"), the range

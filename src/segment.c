@@ -1,14 +1,20 @@
 /* segment.c -- segments, the segment map, and the global page pool.
  *
  * Free pages of every segment form *spans*, kept in lists by exact length
- * (a bitmap finds the smallest list that fits).  A span being freed merges
- * with free neighbours, so the pages of any size class, and large blocks,
- * flow back into one pool that every class and every thread draws from.
+ * (a bitmap finds the smallest list that fits), so the pages of any size
+ * class, and large blocks, flow back into one pool that every class and
+ * every thread draws from.
  *
  * Freed pages stay resident ("dirty") until their segment has seen no free
  * for CAIRN_PURGE_DELAY_MS, or until more than CAIRN_PURGE_MAX_DIRTY bytes
- * wait; then they are purged with madvise.  Segments with dirty pages are
- * kept in a list ordered by their last free, so the check is O(1).  A segment whose pages are all free is unmapped, except one spare.
+ * wait; then they are purged with madvise.  Dirty and clean (purged or never
+ * used) pages form separate spans in separate lists, and a request takes a
+ * dirty span when one fits: memory already resident serves first, so the
+ * pool touches new pages only when the resident ones cannot serve.  A span
+ * being freed merges with its dirty neighbours; purging a segment merges
+ * its free pages into clean spans.  Segments with dirty pages are kept in a
+ * list ordered by their last free, so the check is O(1).  A segment whose
+ * pages are all free is unmapped, except one spare.
  * Everything here runs under cn_pool_lock.
  */
 #include "cairn/internal.h"
@@ -17,8 +23,8 @@ uint16_t cn_segmap[CN_SEGMAP_BITS];
 cn_lock cn_pool_lock = CN_LOCK_INIT;
 
 static struct {
-    cn_page *lists[CN_SEG_PAGES];                  /* free spans by length */
-    uintptr_t nonempty[CN_SEG_PAGES / CN_WORD_BITS];
+    cn_page *lists[2][CN_SEG_PAGES];               /* free spans: [dirty][length] */
+    uintptr_t nonempty[2][CN_SEG_PAGES / CN_WORD_BITS];
     size_t dirty_pages;                            /* free and not purged  */
     size_t used_pages;                             /* handed out of the pool */
     cn_segment *spare;                             /* an empty segment kept */
@@ -42,33 +48,47 @@ static void segmap_set(uintptr_t seg, size_t npages) {
 }
 
 /* ---------------------------------------------------------------------------
- * Span lists
+ * Span lists.  A span's pages are all dirty or all clean; its first page's
+ * CN_PF_DIRTY flag says which lists hold it (it must not change while listed).
  * ------------------------------------------------------------------------- */
+static bool span_dirty(const cn_page *first) { return first->flags & CN_PF_DIRTY; }
+
 static void list_insert(cn_page *first) {
-    size_t n = first->npages;
+    size_t n = first->npages, d = span_dirty(first);
     first->prev = NULL;
-    first->next = pool.lists[n];
+    first->next = pool.lists[d][n];
     if (first->next) first->next->prev = first;
-    pool.lists[n] = first;
-    pool.nonempty[n / CN_WORD_BITS] |= (uintptr_t)1 << (n % CN_WORD_BITS);
+    pool.lists[d][n] = first;
+    pool.nonempty[d][n / CN_WORD_BITS] |= (uintptr_t)1 << (n % CN_WORD_BITS);
 }
 
 static void list_remove(cn_page *first) {
-    size_t n = first->npages;
+    size_t n = first->npages, d = span_dirty(first);
     if (first->prev) first->prev->next = first->next;
-    else pool.lists[n] = first->next;
+    else pool.lists[d][n] = first->next;
     if (first->next) first->next->prev = first->prev;
-    if (!pool.lists[n]) pool.nonempty[n / CN_WORD_BITS] &= ~((uintptr_t)1 << (n % CN_WORD_BITS));
+    if (!pool.lists[d][n]) pool.nonempty[d][n / CN_WORD_BITS] &= ~((uintptr_t)1 << (n % CN_WORD_BITS));
 }
 
-/* The shortest free span of at least n pages, or NULL. */
-static cn_page *list_find(size_t n) {
+/* The shortest free span of at least n pages in lists d, or NULL. */
+static cn_page *list_find_in(size_t d, size_t n) {
     for (size_t w = n / CN_WORD_BITS; w < CN_SEG_PAGES / CN_WORD_BITS; w++) {
-        uintptr_t bits = pool.nonempty[w];
+        uintptr_t bits = pool.nonempty[d][w];
         if (w == n / CN_WORD_BITS) bits &= ~(uintptr_t)0 << (n % CN_WORD_BITS);
-        if (bits) return pool.lists[w * CN_WORD_BITS + (size_t)__builtin_ctzl(bits)];
+        if (bits) return pool.lists[d][w * CN_WORD_BITS + (size_t)__builtin_ctzl(bits)];
     }
     return NULL;
+}
+
+static cn_page *merge_find(size_t n);
+
+/* The span to cut n pages from: the shortest dirty one that fits, else the
+ * shortest clean one, else free neighbours merged (merge_find); or NULL. */
+static cn_page *list_find(size_t n) {
+    cn_page *s = list_find_in(1, n);
+    if (!s) s = list_find_in(0, n);
+    if (!s) s = merge_find(n);
+    return s;
 }
 
 static void span_mark(cn_page *first, size_t n, cn_kind kind, cn_kind tail_kind) {
@@ -197,11 +217,11 @@ static void dirty_touch(cn_page *meta, uint64_t now) {
 }
 
 static void segment_unmap(cn_segment *seg) {
-    cn_page *first = &seg->pages[1];
     size_t npages = seg->pages[0].npages;
-    for (size_t i = 0; i < first->npages; i++)
-        if (first[i].flags & CN_PF_DIRTY) pool.dirty_pages--;
-    list_remove(first);
+    for (size_t i = 1; i < npages; i += seg->pages[i].npages) {   /* all free */
+        if (span_dirty(&seg->pages[i])) pool.dirty_pages -= seg->pages[i].npages;
+        list_remove(&seg->pages[i]);
+    }
     dirty_unlink(&seg->pages[0]);
     segmap_set((uintptr_t)seg, 0);
     for (cn_segment **pp = &pool.segments; *pp; pp = (cn_segment **)&(*pp)->pages[0].free)
@@ -229,9 +249,26 @@ bool cn_pool_release_cached(void) {
 /* ---------------------------------------------------------------------------
  * Purging
  * ------------------------------------------------------------------------- */
-/* A free page to purge: a dirty one, or (all) any. */
-static bool purgeable(const cn_page *pg, bool all) {
-    return pg->kind == CN_KIND_FREE && (all || (pg->flags & CN_PF_DIRTY));
+/* The free pages of seg from page i (a free span's first) up to the next
+ * page in use, unlisted and listed again as one span -- clean, with its
+ * dirty pages (or, with all, every page) purged, or else dirty (clean pages
+ * only counted as dirty: no system call).  Returns the page after the run
+ * and adds what it purged to *purged. */
+static size_t run_merge(cn_segment *seg, size_t i, bool clean, bool all, size_t *purged) {
+    cn_page *pg = seg->pages;
+    size_t n = pg[0].npages, j = i;
+    while (j < n && pg[j].kind == CN_KIND_FREE) {
+        size_t len = pg[j].npages;
+        bool dirty = span_dirty(&pg[j]);
+        list_remove(&pg[j]);
+        if (clean && (dirty || all)) cn_os_purge((void *)cn_page_addr(&pg[j]), len * CN_PAGE_SIZE);
+        if (clean && dirty) { pool.dirty_pages -= len; *purged += len * CN_PAGE_SIZE; }
+        if (!clean && !dirty) pool.dirty_pages += len;
+        for (size_t k = j; k < j + len; k++) pg[k].flags = clean ? 0 : CN_PF_DIRTY;
+        j += len;
+    }
+    span_publish(&pg[i], j - i);
+    return j;
 }
 
 static size_t purge_segment(cn_segment *seg) {
@@ -246,22 +283,36 @@ static size_t purge_segment(cn_segment *seg) {
         cn_os_huge_pages(seg, n * CN_PAGE_SIZE, false);
         pg[0].flags &= (uint8_t)~CN_PF_THP;
     }
-    for (size_t i = 1; i < n;) {
-        if (!purgeable(&pg[i], all)) { i++; continue; }
-        size_t j = i, dirty = 0;
-        while (j < n && purgeable(&pg[j], all)) {
-            dirty += pg[j].flags & CN_PF_DIRTY;
-            pg[j].flags &= (uint8_t)~CN_PF_DIRTY;
-            j++;
-        }
-        cn_os_purge((void *)cn_page_addr(&pg[i]), (j - i) * CN_PAGE_SIZE);
-        pool.dirty_pages -= dirty;
-        purged += dirty * CN_PAGE_SIZE;
-        i = j;
-    }
+    /* (Pages in use are stepped one by one: their spans' lengths may be
+     * changing, without the lock, in cn_span_shrink.) */
+    for (size_t i = 1; i < n;)
+        i = pg[i].kind == CN_KIND_FREE ? run_merge(seg, i, true, all, &purged) : i + 1;
     pool.purged_bytes += purged;
     dirty_unlink(&pg[0]);
     return purged;
+}
+
+/* No span holds n pages, but free neighbours (a dirty and a clean span) may
+ * together: merge the first such run into one dirty span.  Only a segment
+ * with dirty pages has such neighbours (purging merges a segment's runs). */
+static cn_page *merge_find(size_t n) {
+    for (cn_page *meta = pool.dirty_first; meta; meta = meta->next) {
+        cn_segment *seg = cn_segment_of_page(meta);
+        cn_page *pg = seg->pages;
+        size_t end = pg[0].npages;
+        for (size_t i = 1; i < end;) {
+            if (pg[i].kind != CN_KIND_FREE) { i++; continue; }
+            size_t j = i;
+            while (j < end && pg[j].kind == CN_KIND_FREE) j += pg[j].npages;
+            if (j - i >= n) {
+                size_t none = 0;
+                run_merge(seg, i, false, false, &none);
+                return &pg[i];
+            }
+            i = j;
+        }
+    }
+    return NULL;
 }
 
 static size_t purge_locked(bool all, uint64_t now) {
@@ -350,14 +401,14 @@ void cn_span_free(cn_page *first) {
     cn_page *s = first;
     size_t total = n;
     cn_page *left = &seg->pages[idx - 1];
-    if (idx > 1 && left->kind == CN_KIND_FREE) {
+    if (idx > 1 && left->kind == CN_KIND_FREE && span_dirty(left)) {
         cn_page *lf = left - left->back;
         list_remove(lf);
         total += lf->npages;
         s = lf;
     }
     size_t end = idx + n;
-    if (end < seg->pages[0].npages && seg->pages[end].kind == CN_KIND_FREE) {
+    if (end < seg->pages[0].npages && seg->pages[end].kind == CN_KIND_FREE && span_dirty(&seg->pages[end])) {
         list_remove(&seg->pages[end]);
         total += seg->pages[end].npages;
     }

@@ -23,7 +23,9 @@
  * ------------------------------------------------------------------------- */
 
 #define CN_SEG_SHIFT   22                      /* segment = 4 MiB           */
+#ifndef CN_PAGE_SHIFT
 #define CN_PAGE_SHIFT  16                      /* page    = 64 KiB          */
+#endif
 #define CN_SEG_SIZE    ((uintptr_t)1 << CN_SEG_SHIFT)
 #define CN_PAGE_SIZE   ((size_t)1 << CN_PAGE_SHIFT)
 #define CN_SEG_PAGES   (1u << (CN_SEG_SHIFT - CN_PAGE_SHIFT))   /* 64       */

@@ -11,6 +11,10 @@
  *                 it alone, and keeps its contents through realloc
  *   huge_grow     realloc grows a huge block in place over the cached rest
  *                 of the mapping it was cut from, resident pages again
+ *   pages_reuse   blocks of 150 KiB (whole pages from the pool) made right
+ *                 after two touched 256 KiB blocks were freed land on their
+ *                 resident pages (mincore), not on never-used ones, though
+ *                 a never-used run is a closer fit
  *   huge_back     256 MiB of huge blocks freed: once the purge delay has
  *                 passed, a little small-block work gives their cached
  *                 pages back (the cache may hold the recent peak until then)
@@ -271,6 +275,36 @@ static void huge_grow(void)
     free(d);
 }
 
+static void pages_reuse(void)
+{
+    /* Blocks of 4 pages fill segments 15 at a time (63 free pages each),
+     * leaving 3 never-used pages at a segment's end: a closer fit for a
+     * 3-page block than the 8 resident pages freed below. */
+    enum { N = 32, K = 2 };
+    size_t big = 256 * 1024, small = 150 * 1024;   /* 4 and 3 pages of 64 KiB */
+    unsigned char *a[N], *b[K];
+    for (int i = 0; i < N; i++) {
+        a[i] = HIDE(malloc(big));
+        CHECK(a[i], "malloc(256 KiB) returned NULL");
+        memset(a[i], i + 1, big);
+    }
+    free(HIDE(a[20]));
+    free(HIDE(a[21]));
+    for (int i = 0; i < K; i++) {
+        b[i] = HIDE(malloc(small));
+        CHECK(b[i], "malloc(150 KiB) returned NULL");
+    }
+    for (int i = 0; i < K; i++) {
+        uintptr_t start = ((uintptr_t)b[i] + 4095) & ~(uintptr_t)4095;
+        size_t len = ((uintptr_t)b[i] + small - start) & ~(size_t)4095;
+        size_t r = resident((void *)start, len);
+        CHECK(r == len, "block %d of 150 KiB, made right after 512 KiB of touched blocks were freed: only %zu of its "
+              "%zu KiB resident (it went to never-used pages)", i, r / 1024, len / 1024);
+    }
+    for (int i = 0; i < K; i++) free(b[i]);
+    for (int i = 0; i < N; i++) if (i != 20 && i != 21) free(a[i]);
+}
+
 static void huge_back(void)
 {
     enum { N = 8 };
@@ -307,6 +341,7 @@ int main(int argc, char **argv)
     run_test("calloc_fresh", calloc_fresh, t);
     run_test("huge_reuse", huge_reuse, t);
     run_test("huge_grow", huge_grow, t);
+    run_test("pages_reuse", pages_reuse, t);
     run_test("huge_back", huge_back, t);
     run_test("back_64", back_64, t);
     run_test("back_4k", back_4k, t);

@@ -383,12 +383,11 @@ cn_page *cn_span_alloc(size_t npages, cn_kind kind, bool *zero) {
     return cn_span_alloc_aligned(npages, 1, kind, zero);
 }
 
-void cn_span_free(cn_page *first) {
+/* Give span first back to the pool (under the lock). */
+static void span_free_locked(cn_page *first, uint64_t now) {
     size_t n = first->npages;
     cn_segment *seg = cn_segment_of_page(first);
     size_t idx = cn_page_index(first);
-    cn_lock_acquire(&cn_pool_lock);
-    uint64_t now = cn_os_now_ms();
     for (size_t i = 0; i < n; i++) {
         first[i].kind = CN_KIND_FREE;
         atomic_store_explicit(&first[i].owner, NULL, memory_order_relaxed);
@@ -418,18 +417,28 @@ void cn_span_free(cn_page *first) {
         pool.spare = seg;
     }
     purge_locked(false, now);
+}
+
+void cn_span_free(cn_page *first) {
+    cn_lock_acquire(&cn_pool_lock);
+    span_free_locked(first, cn_os_now_ms());
     cn_lock_release(&cn_pool_lock);
     cn_huge_expire();
 }
 
+/* Keep the first npages of a large block's span; its lengths change under
+ * the lock (statistics walk the spans). */
 void cn_span_shrink(cn_page *first, size_t npages) {
     size_t n = first->npages;
     if (npages >= n) return;
     cn_page *tail = first + npages;
+    cn_lock_acquire(&cn_pool_lock);
     first->npages = (uint16_t)npages;
     tail->npages = (uint16_t)(n - npages);
     tail->back = 0;
-    cn_span_free(tail);
+    span_free_locked(tail, cn_os_now_ms());
+    cn_lock_release(&cn_pool_lock);
+    cn_huge_expire();
 }
 
 bool cn_span_grow(cn_page *first, size_t npages) {

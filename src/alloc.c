@@ -267,6 +267,7 @@ int cn_trim(size_t pad) {
         kept = cn_heap_release_kept(h);      /* the caller's empty pages too */
     }
     cn_heaps_collect_dead();
+    kept |= cn_spares_release();
     size_t released = cn_pool_purge(true) + kept;
     released += cn_huge_release_cache();
     return released > 0;

@@ -107,16 +107,25 @@ void cn_heap_unpin_all(cn_heap *h) {
  * free list (its blocks are all on it).  Two generations make the time
  * limit: once per CAIRN_PURGE_DELAY_MS the older list goes back to the pool
  * and the newer one becomes the older, so a page waits one to two delays.
- * A heap keeps at most CN_HEAP_KEEP_PAGES pages; exited threads' pages
- * (the orphans) are never kept.
+ * A heap keeps at most CN_HEAP_KEEP_PAGES pages.  Past that, up to
+ * CN_SPARE_PAGES more wait, whole, as *spares* for any thread: in the
+ * orphans heap's kept lists, under the orphan lock, aged the same way.  A
+ * thread that needs a page then takes one free list ready instead of making
+ * one, and many threads share one reserve instead of each keeping its own.
+ * Exited threads' pages (the orphans) are never kept.
  * ------------------------------------------------------------------------- */
 #define KEPT_SCAN 16      /* entries of a kept list looked at for a match */
+
+/* (Relaxed atomic stores: spare_take peeks at the orphans' count unlocked.) */
+static void kept_count(cn_heap *h, long delta) {
+    __atomic_store_n(&h->kept_pages, (uint32_t)((long)h->kept_pages + delta), __ATOMIC_RELAXED);
+}
 
 static void kept_free_list(cn_heap *h, cn_page_list *l) {
     cn_page *pg;
     while ((pg = l->first) != NULL) {
         cn_page_list_remove(l, pg);
-        h->kept_pages -= pg->npages;
+        kept_count(h, -(long)pg->npages);
         cn_span_free(pg);
     }
 }
@@ -138,41 +147,79 @@ bool cn_heap_release_kept(cn_heap *h) {
     return any;
 }
 
+/* Put empty page pg (out of every list) among the spares, if there is room. */
+static bool spare_put(cn_page *pg) {
+    cn_lock_acquire(&cn_orphan_lock);
+    bool room = cn_orphans.kept_pages + pg->npages <= CN_SPARE_PAGES;
+    if (room) {
+        atomic_store_explicit(&pg->owner, &cn_orphans, memory_order_release);
+        cn_page_list_push(&cn_orphans.kept_new, pg);
+        kept_count(&cn_orphans, pg->npages);
+    }
+    kept_age(&cn_orphans);
+    cn_lock_release(&cn_orphan_lock);
+    return room;
+}
+
+bool cn_spares_release(void) {
+    cn_lock_acquire(&cn_orphan_lock);
+    bool any = cn_heap_release_kept(&cn_orphans);
+    cn_lock_release(&cn_orphan_lock);
+    return any;
+}
+
 /* A page with no block out and not current (nor full: its flags are 0):
  * keep it, or give it back. */
 static void page_emptied(cn_heap *h, cn_page *pg) {
     cn_page_list_remove(&h->queue[pg->cls], pg);
-    if (h->state != CN_HEAP_LIVE || h->kept_pages + pg->npages > CN_HEAP_KEEP_PAGES) {
+    if (h->state != CN_HEAP_LIVE) {
         cn_span_free(pg);
-        return;
+    } else if (h->kept_pages + pg->npages > CN_HEAP_KEEP_PAGES) {
+        if (!spare_put(pg)) cn_span_free(pg);
+    } else {
+        cn_page_list_push(&h->kept_new, pg);
+        kept_count(h, pg->npages);
+        kept_age(h);
     }
-    cn_page_list_push(&h->kept_new, pg);
-    h->kept_pages += pg->npages;
-    kept_age(h);
 }
 
-/* Take a kept page out of list l (for class cls). */
-static cn_page *kept_take(cn_heap *h, cn_page_list *l, cn_page *pg, unsigned cls) {
-    cn_page_list_remove(l, pg);
-    h->kept_pages -= pg->npages;
-    if (pg->cls != cls) page_init(h, pg, cls);       /* same length, other class: a new free list */
-    cn_page_list_push(&h->queue[cls], pg);
-    return pg;
-}
-
-/* A kept page for class cls: one of that class (its free list is ready),
- * else one of the same length, newest first. */
-static cn_page *kept_find(cn_heap *h, unsigned cls) {
+/* Take out of h's kept lists a page for class cls: one of that class (its
+ * free list is ready), else one of the same length, newest first. */
+static cn_page *kept_pick(cn_heap *h, unsigned cls) {
     if (!h->kept_pages) return NULL;
     cn_page_list *lists[2] = { &h->kept_new, &h->kept_old };
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < 2; i++) {
             cn_page *pg = lists[i]->first;
             for (int n = 0; pg && n < KEPT_SCAN; pg = pg->next, n++)
-                if (pass == 0 ? pg->cls == cls : pg->npages == cn_classes[cls].npages)
-                    return kept_take(h, lists[i], pg, cls);
+                if (pass == 0 ? pg->cls == cls : pg->npages == cn_classes[cls].npages) {
+                    cn_page_list_remove(lists[i], pg);
+                    kept_count(h, -(long)pg->npages);
+                    return pg;
+                }
         }
     return NULL;
+}
+
+/* Make empty page pg one of h's pages of class cls. */
+static cn_page *page_take(cn_heap *h, cn_page *pg, unsigned cls) {
+    if (pg->cls != cls) page_init(h, pg, cls);       /* same length, other class: a new free list */
+    else atomic_store_explicit(&pg->owner, h, memory_order_release);
+    cn_page_list_push(&h->queue[cls], pg);
+    return pg;
+}
+
+static cn_page *kept_find(cn_heap *h, unsigned cls) {
+    cn_page *pg = kept_pick(h, cls);
+    return pg ? page_take(h, pg, cls) : NULL;
+}
+
+static cn_page *spare_take(cn_heap *h, unsigned cls) {
+    if (!__atomic_load_n(&cn_orphans.kept_pages, __ATOMIC_RELAXED)) return NULL;
+    cn_lock_acquire(&cn_orphan_lock);
+    cn_page *pg = kept_pick(&cn_orphans, cls);
+    cn_lock_release(&cn_orphan_lock);
+    return pg ? page_take(h, pg, cls) : NULL;
 }
 
 bool cn_heap_release_empty(cn_heap *h) {
@@ -181,7 +228,8 @@ bool cn_heap_release_empty(cn_heap *h) {
         cn_page *pg = h->bins[cls];
         if (pg != &cn_page_empty && pg->used == 1) { set_current(h, cls, &cn_page_empty); any = true; }
     }
-    return cn_heap_release_kept(h) || any;
+    bool kept = cn_heap_release_kept(h);
+    return cn_spares_release() || kept || any;
 }
 
 static cn_page *make_current(cn_heap *h, unsigned cls, cn_page *pg) {
@@ -227,6 +275,7 @@ cn_page *cn_heap_find_page(cn_heap *h, unsigned cls) {
     cn_huge_expire();
     if ((pg = kept_find(h, cls)) != NULL) return make_current(h, cls, pg);
     if ((pg = cn_orphan_adopt(h, cls)) != NULL) return make_current(h, cls, pg);
+    if ((pg = spare_take(h, cls)) != NULL) return make_current(h, cls, pg);
     pg = cn_span_alloc(cn_classes[cls].npages, CN_KIND_SLAB, NULL);
     if (!pg) return NULL;
     page_init(h, pg, cls);

@@ -51,7 +51,7 @@ typedef struct stats {
     heap_stat *heaps;             /* sorted by heap address (mapped)        */
     size_t *by_nr;                /* index into heaps of heap number i      */
     size_t nheaps, map_bytes;
-    heap_stat orphans;            /* exited threads' pages                  */
+    heap_stat orphans;            /* exited threads' pages, and spares      */
     heap_stat unlisted;           /* owners made after the list was taken   */
     cls_stat cls[CN_NCLASS];      /* all heaps together                     */
     uint64_t allocs[CN_NCLASS];   /* allocation requests, all heaps         */
@@ -409,7 +409,7 @@ static void render_text(sink *k, const stats *s) {
         render_heap_line(k, "heap", h->nr, heap_state(h), &t);
     }
     heap_sum t = heap_sum_of(&s->orphans);
-    if (t.slabs) render_heap_line(k, "exited threads' pages", 0, NULL, &t);
+    if (t.slabs) render_heap_line(k, "pages of no thread (exited threads', spare empty slabs)", 0, NULL, &t);
     t = heap_sum_of(&s->unlisted);
     if (t.slabs) render_heap_line(k, "new heaps", 0, NULL, &t);
     OUT(k, "small blocks: in use %llu bytes in %llu blocks, free %llu bytes in %llu blocks, "
@@ -559,7 +559,7 @@ static void render_xml(sink *k, const stats *s) {
         if (heap_shown(h)) render_xml_heap(k, h->nr, h);
     }
     if (heap_sum_of(&s->orphans).slabs) {              /* numbered after every heap */
-        OUT(k, "<!-- pages of exited threads -->\n");
+        OUT(k, "<!-- pages of no thread: exited threads', spare empty slabs -->\n");
         render_xml_heap(k, s->nheaps, &s->orphans);
     }
     uint64_t sys = s->pool.mapped + s->huge_bytes;

@@ -292,6 +292,8 @@ void  cn_heap_unpin_all(cn_heap *h);
 bool  cn_heap_release_empty(cn_heap *h);
 /* Give back h's kept lists; true if there was any page. */
 bool  cn_heap_release_kept(cn_heap *h);
+/* Give back the spare empty slabs shared by all threads; true if any. */
+bool  cn_spares_release(void);
 
 /* ---------------------------------------------------------------------------
  * heap.c

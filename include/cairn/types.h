@@ -155,9 +155,13 @@ _Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= 0xffff, "the segment map holds 
 #endif
 
 /* Pages of empty slabs a heap keeps, at most, instead of returning them to
- * the pool (for between one and two CAIRN_PURGE_DELAY_MS; see page.c). */
+ * the pool (for between one and two CAIRN_PURGE_DELAY_MS; see page.c), and
+ * pages of empty slabs kept beyond that as spares for any thread. */
 #ifndef CN_HEAP_KEEP_PAGES
-#define CN_HEAP_KEEP_PAGES 64
+#define CN_HEAP_KEEP_PAGES 16
+#endif
+#ifndef CN_SPARE_PAGES
+#define CN_SPARE_PAGES 64
 #endif
 
 /* Blocks a thread frees for another heap are chained and pushed onto that

@@ -8,6 +8,9 @@
  *   many_threads thousands of short-lived threads; RSS stays bounded
  *   remote_exit  a thread that only frees (fewer blocks than a remote batch)
  *                and exits: the owner gets those blocks back
+ *   spares       a thread frees 4 MiB of 64-byte blocks and waits: most of
+ *                another thread's next 4 MiB of them reuse those blocks
+ *                (an idle thread keeps only a few empty pages for itself)
  *   huge         threads malloc, realloc (grow, shrink, move), memalign
  *                and free blocks of 128 KiB - 8 MiB side by side: every
  *                block is as big as asked (all of it writable) and keeps
@@ -455,6 +458,55 @@ static void test_remote_exit(void)
           REMOTE_N, M);
 }
 
+enum { SPARE_N = 65536 };
+static uintptr_t *spare_addr;
+static _Atomic int spare_stage;
+
+static void *spare_owner(void *arg)
+{
+    (void)arg;
+    void **p = os_alloc(SPARE_N * sizeof *p);
+    for (int i = 0; i < SPARE_N; i++) {
+        p[i] = HIDE(malloc(HIDE((size_t)64)));
+        CHECK(p[i], "malloc(64) returned NULL in a thread");
+        spare_addr[i] = (uintptr_t)p[i];
+    }
+    for (int i = 0; i < SPARE_N; i++) free(p[i]);
+    os_free(p, SPARE_N * sizeof *p);
+    atomic_store(&spare_stage, 1);
+    while (atomic_load(&spare_stage) != 2) usleep(1000);     /* idle, alive */
+    return NULL;
+}
+
+static int cmp_addr(const void *a, const void *b)
+{
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void test_spares(void)
+{
+    spare_addr = os_alloc(SPARE_N * sizeof *spare_addr);
+    pthread_t t;
+    t_start(&t, spare_owner, NULL);
+    while (atomic_load(&spare_stage) != 1) usleep(1000);
+    qsort(spare_addr, SPARE_N, sizeof *spare_addr, cmp_addr);
+    void **q = os_alloc(SPARE_N * sizeof *q);
+    int hit = 0;
+    for (int i = 0; i < SPARE_N; i++) {
+        q[i] = HIDE(malloc(HIDE((size_t)64)));
+        CHECK(q[i], "malloc(64) returned NULL");
+        uintptr_t a = (uintptr_t)q[i];
+        hit += bsearch(&a, spare_addr, SPARE_N, sizeof *spare_addr, cmp_addr) != NULL;
+    }
+    for (int i = 0; i < SPARE_N; i++) free(q[i]);
+    os_free(q, SPARE_N * sizeof *q);
+    atomic_store(&spare_stage, 2);
+    t_join(t);
+    CHECK(hit >= SPARE_N / 2, "a thread freed %d blocks of 64 B and idles: only %d of another thread's next %d "
+          "came from them (the idle thread keeps the pages)", SPARE_N, hit, SPARE_N);
+}
+
 static void test_huge(void)
 {
     int n = nthreads(6);
@@ -473,6 +525,7 @@ int main(void)
     run_test("exit_live", test_exit_live, t);
     run_test("many_threads", test_many_threads, t);
     run_test("remote_exit", test_remote_exit, t);
+    run_test("spares", test_spares, t);
     run_test("huge", test_huge, t);
     return t_finish();
 }

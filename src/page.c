@@ -108,7 +108,7 @@ void cn_heap_unpin_all(cn_heap *h) {
  * limit: once per CAIRN_PURGE_DELAY_MS the older list goes back to the pool
  * and the newer one becomes the older, so a page waits one to two delays.
  * A heap keeps at most CN_HEAP_KEEP_PAGES pages.  Past that, up to
- * CN_SPARE_PAGES more wait, whole, as *spares* for any thread: in the
+ * CN_SPARE_PAGES more single-page slabs wait, whole, as *spares* for any thread: in the
  * orphans heap's kept lists, under the orphan lock, aged the same way.  A
  * thread that needs a page then takes one free list ready instead of making
  * one, and many threads share one reserve instead of each keeping its own.
@@ -175,7 +175,10 @@ static void page_emptied(cn_heap *h, cn_page *pg) {
     if (h->state != CN_HEAP_LIVE) {
         cn_span_free(pg);
     } else if (h->kept_pages + pg->npages > CN_HEAP_KEEP_PAGES) {
-        if (!spare_put(pg)) cn_span_free(pg);
+        /* Only single pages are worth sharing: a slab of several holds a
+         * few big blocks (a new free list costs little), and in the pool
+         * its pages can merge into runs for large blocks. */
+        if (pg->npages > 1 || !spare_put(pg)) cn_span_free(pg);
     } else {
         cn_page_list_push(&h->kept_new, pg);
         kept_count(h, pg->npages);

@@ -147,6 +147,14 @@ bool cn_heap_release_kept(cn_heap *h) {
     return any;
 }
 
+static _Atomic uint64_t spare_turn;    /* cn_orphans.kept_turn, readable unlocked */
+
+/* Turn the spares' generations (under the orphan lock). */
+static void spare_age_locked(void) {
+    kept_age(&cn_orphans);
+    atomic_store_explicit(&spare_turn, cn_orphans.kept_turn, memory_order_relaxed);
+}
+
 /* Put empty page pg (out of every list) among the spares, if there is room. */
 static bool spare_put(cn_page *pg) {
     cn_lock_acquire(&cn_orphan_lock);
@@ -156,9 +164,20 @@ static bool spare_put(cn_page *pg) {
         cn_page_list_push(&cn_orphans.kept_new, pg);
         kept_count(&cn_orphans, pg->npages);
     }
-    kept_age(&cn_orphans);
+    spare_age_locked();
     cn_lock_release(&cn_orphan_lock);
     return room;
+}
+
+/* Spares also age as threads change pages, so they go back to the pool
+ * though no thread gives or takes one any more. */
+static void spare_age(void) {
+    if (!__atomic_load_n(&cn_orphans.kept_pages, __ATOMIC_RELAXED)) return;
+    uint64_t now = cn_os_now_ms();
+    if (now - atomic_load_explicit(&spare_turn, memory_order_relaxed) < (uint64_t)cn_options[CN_OPT_PURGE_DELAY_MS]) return;
+    cn_lock_acquire(&cn_orphan_lock);
+    spare_age_locked();
+    cn_lock_release(&cn_orphan_lock);
 }
 
 bool cn_spares_release(void) {
@@ -275,6 +294,8 @@ cn_page *cn_heap_find_page(cn_heap *h, unsigned cls) {
         page_park(h, pg);
     }
     if (h->kept_pages) kept_age(h);
+    spare_age();
+    cn_pool_expire();
     cn_huge_expire();
     if ((pg = kept_find(h, cls)) != NULL) return make_current(h, cls, pg);
     if ((pg = cn_orphan_adopt(h, cls)) != NULL) return make_current(h, cls, pg);

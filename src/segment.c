@@ -197,10 +197,19 @@ static bool segment_new(size_t min_pages) {
     return true;
 }
 
-/* The dirty-segment list, linked through the meta descriptors. */
+/* The dirty-segment list, linked through the meta descriptors.  The last
+ * free of its first (oldest) segment is also kept where cn_pool_expire can
+ * read it without the lock (0: no dirty segment). */
+static _Atomic uint64_t dirty_oldest;
+
+static void dirty_first_set(cn_page *meta) {
+    pool.dirty_first = meta;
+    atomic_store_explicit(&dirty_oldest, meta ? meta->key : 0, memory_order_relaxed);
+}
+
 static void dirty_unlink(cn_page *meta) {
     if (!(meta->flags & CN_PF_DIRTY)) return;
-    if (meta->prev) meta->prev->next = meta->next; else pool.dirty_first = meta->next;
+    if (meta->prev) meta->prev->next = meta->next; else dirty_first_set(meta->next);
     if (meta->next) meta->next->prev = meta->prev; else pool.dirty_last = meta->prev;
     meta->next = meta->prev = NULL;
     meta->flags &= (uint8_t)~CN_PF_DIRTY;
@@ -212,7 +221,7 @@ static void dirty_touch(cn_page *meta, uint64_t now) {
     meta->flags |= CN_PF_DIRTY;
     meta->next = NULL;
     meta->prev = pool.dirty_last;
-    if (pool.dirty_last) pool.dirty_last->next = meta; else pool.dirty_first = meta;
+    if (pool.dirty_last) pool.dirty_last->next = meta; else dirty_first_set(meta);
     pool.dirty_last = meta;
 }
 
@@ -327,6 +336,18 @@ static size_t purge_locked(bool all, uint64_t now) {
         purged += purge_segment(cn_segment_of_page(meta));
     }
     return purged;
+}
+
+/* Called as heaps change pages: freed pages are purged after the delay
+ * even when no more pages go back to the pool. */
+void cn_pool_expire(void) {
+    uint64_t t = atomic_load_explicit(&dirty_oldest, memory_order_relaxed);
+    if (!t) return;
+    uint64_t now = cn_os_now_ms();
+    if (now - t < (uint64_t)cn_options[CN_OPT_PURGE_DELAY_MS]) return;
+    cn_lock_acquire(&cn_pool_lock);
+    purge_locked(false, now);
+    cn_lock_release(&cn_pool_lock);
 }
 
 size_t cn_pool_purge(bool all) {

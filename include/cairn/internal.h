@@ -242,6 +242,7 @@ void     cn_span_shrink(cn_page *first, size_t npages);
 bool     cn_span_grow(cn_page *first, size_t npages);
 /* Purge free pages: those expired, or all of them if `all`.  Returns bytes. */
 size_t   cn_pool_purge(bool all);
+void     cn_pool_expire(void);   /* purge what waited past the purge delay */
 /* Release what caches keep (spare segments) -- used when the OS says no. */
 bool     cn_pool_release_cached(void);
 /* Pool figures, and a visit of every span (first descriptor) for stats. */

@@ -161,7 +161,7 @@ _Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= 0xffff, "the segment map holds 
 #define CN_HEAP_KEEP_PAGES 16
 #endif
 #ifndef CN_SPARE_PAGES
-#define CN_SPARE_PAGES 64
+#define CN_SPARE_PAGES 48
 #endif
 
 /* Blocks a thread frees for another heap are chained and pushed onto that

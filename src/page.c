@@ -108,11 +108,11 @@ void cn_heap_unpin_all(cn_heap *h) {
  * limit: once per CAIRN_PURGE_DELAY_MS the older list goes back to the pool
  * and the newer one becomes the older, so a page waits one to two delays.
  * A heap keeps at most CN_HEAP_KEEP_PAGES pages.  Past that, up to
- * CN_SPARE_PAGES more single-page slabs wait, whole, as *spares* for any thread: in the
- * orphans heap's kept lists, under the orphan lock, aged the same way.  A
- * thread that needs a page then takes one free list ready instead of making
- * one, and many threads share one reserve instead of each keeping its own.
- * Exited threads' pages (the orphans) are never kept.
+ * CN_SPARE_PAGES more single-page slabs wait, whole, as *spares* for any
+ * thread: in the orphans heap's kept lists, under the orphan lock, aged the
+ * same way.  A thread that needs a page then takes one free list ready
+ * instead of making one, and many threads share one reserve instead of
+ * each keeping its own.  Exited threads' pages (the orphans) are never kept.
  * ------------------------------------------------------------------------- */
 #define KEPT_SCAN 16      /* entries of a kept list looked at for a match */
 

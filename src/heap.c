@@ -7,8 +7,10 @@
  * the owner takes the whole stack with one exchange when it next needs a
  * page, and frees each block locally.  When a thread exits, its pages with
  * live blocks go to the `orphans` heap (under a lock) where any thread can
- * adopt them; empty pages go back to the pool.  Heap structures are never unmapped, only reused, so
- * a late remote free into an exited thread's heap is still safe.
+ * adopt them; empty pages go back to the pool.  The orphans heap's kept
+ * lists hold the spare empty slabs live threads share (page.c).  Heap
+ * structures are never unmapped, only reused, so a late remote free into
+ * an exited thread's heap is still safe.
  */
 #include "cairn/internal.h"
 

@@ -302,7 +302,8 @@ bool  cn_spares_release(void);
 extern __thread cn_front cn_tls __attribute__((tls_model("initial-exec")));
 #define cn_tls_heap (cn_tls.heap)  /* the calling thread's heap */
 extern cn_heap cn_heap_empty;
-extern cn_heap cn_orphans;          /* pages of exited threads, under cn_orphan_lock */
+extern cn_heap cn_orphans;          /* pages of exited threads, and spare empty
+                                       slabs (its kept lists), under cn_orphan_lock */
 extern cn_lock cn_orphan_lock;
 /* The calling thread's heap, created on first use (NULL if out of memory). */
 cn_heap *cn_heap_get(void);

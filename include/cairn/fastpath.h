@@ -6,17 +6,6 @@
 
 #include "cairn/internal.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define CN_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define CN_TSAN 1
-#endif
-#endif
-#ifndef CN_TSAN
-#define CN_TSAN 0
-#endif
-
 /* Hand out b, the first block of pg's free list. */
 static inline __attribute__((always_inline)) void *cn_page_pop(cn_page *pg, cn_block *b) {
     pg->tally += CN_TALLY_POP;            /* used and the statistics: one add */

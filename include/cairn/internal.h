@@ -147,6 +147,18 @@ static inline unsigned cn_size_class(size_t n) {
     return cn_size_class_calc(n);
 }
 
+/* Built under ThreadSanitizer (which must see every racy access as atomic). */
+#if defined(__SANITIZE_THREAD__)
+#define CN_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CN_TSAN 1
+#endif
+#endif
+#ifndef CN_TSAN
+#define CN_TSAN 0
+#endif
+
 /* ---------------------------------------------------------------------------
  * Pointer -> segment -> page
  * ------------------------------------------------------------------------- */
@@ -166,7 +178,7 @@ static inline bool cn_in_segment(uintptr_t a) {
 #if UINTPTR_MAX > 0xffffffffu
     if (cn_unlikely(w >= CN_SEGMAP_BITS)) return false;
 #endif
-    return (uint16_t)cn_desc_offset(a) < cn_segmap[w];
+    return (uint16_t)cn_desc_offset(a) < __atomic_load_n(&cn_segmap[w], __ATOMIC_ACQUIRE);
 }
 /* a's segment map entry, for free's fast path, one instruction shorter than
  * cn_in_segment: the window index is masked instead of range-checked.  A pointer above the 47-bit user
@@ -176,7 +188,18 @@ static inline bool cn_in_segment(uintptr_t a) {
  * or is not a page of this thread's, and the slow path's exact check
  * rejects it. */
 static inline uint16_t cn_segmap_fast(uintptr_t a) {
-    return cn_segmap[(a >> CN_SEG_SHIFT) & (CN_SEGMAP_BITS - 1)];
+    uint16_t *e = &cn_segmap[(a >> CN_SEG_SHIFT) & (CN_SEGMAP_BITS - 1)];
+    /* A thread may be mapping or unmapping a segment in a's window (a short
+     * segment leaves room for a huge block there), so this load races with
+     * segmap_set's store.  An aligned 16-bit load is atomic on x86 and loads
+     * are not reordered with later loads, so a plain load, which gcc folds
+     * into the compare (one instruction fewer), sees the old or the new
+     * entry, as an acquire load would; under ThreadSanitizer it is one. */
+#if CN_TSAN
+    return __atomic_load_n(e, __ATOMIC_ACQUIRE);
+#else
+    return *e;
+#endif
 }
 static inline cn_segment *cn_segment_of(uintptr_t a) {
     return (cn_segment *)(a & ~(CN_SEG_SIZE - 1));

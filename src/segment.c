@@ -292,8 +292,6 @@ static size_t purge_segment(cn_segment *seg) {
         cn_os_huge_pages(seg, n * CN_PAGE_SIZE, false);
         pg[0].flags &= (uint8_t)~CN_PF_THP;
     }
-    /* (Pages in use are stepped one by one: their spans' lengths may be
-     * changing, without the lock, in cn_span_shrink.) */
     for (size_t i = 1; i < n;)
         i = pg[i].kind == CN_KIND_FREE ? run_merge(seg, i, true, all, &purged) : i + 1;
     pool.purged_bytes += purged;

@@ -57,60 +57,160 @@ static void heap_reset(cn_heap *h) {
 
 /* ---------------------------------------------------------------------------
  * Remote frees
+ *
+ * A thread gathers the blocks it frees for other heaps into *runs*: blocks
+ * of one slab, chained as on the slab's own free list (links ^ pg->key),
+ * in a small table indexed by slab (CN_REMOTE_RUNS entries).  A run ends
+ * when its slot is wanted by another slab or it reaches CN_REMOTE_BATCH
+ * blocks; all end when the thread holds CN_REMOTE_HOLD blocks in runs, or
+ * flushes (it changes pages, trims, reads the statistics or exits).  Ended
+ * runs wait in a batch per owner, pushed with one compare-and-swap once it
+ * holds CN_REMOTE_BATCH blocks.  On the owner's remote stack a run is one
+ * node: its first block's third word links the stack, its fourth points at
+ * the last block, and the last block's first word holds the count.  The
+ * owner splices a run onto its slab's free list whole, touching two blocks
+ * instead of every one: each is a cache miss on a line another core wrote,
+ * and in a chain they cannot overlap.  Blocks of fewer than four words (16
+ * bytes on 64-bit) travel alone, the stack link in their first word.
  * ------------------------------------------------------------------------- */
-/* Push the chain first..last (linked with owner's key) onto owner's list. */
-static void remote_push(cn_heap *owner, cn_block *first, cn_block *last) {
+
+_Static_assert(CN_REMOTE_RUNS >= 2 && CN_REMOTE_RUNS <= 32 && (CN_REMOTE_RUNS & (CN_REMOTE_RUNS - 1)) == 0,
+               "CN_REMOTE_RUNS is a power of two from 2 to 32");
+
+/* Whether pg's blocks have room for a run node's two extra words. */
+static inline bool runs_fit(const cn_page *pg) {
+    return sizeof(uintptr_t) == 4 || cn_classes[pg->cls].size >= 4 * sizeof(uintptr_t);
+}
+
+/* The word of node b that links the remote stack. */
+static inline uintptr_t *node_link(cn_block *b, bool run) { return run ? (uintptr_t *)b + 2 : &b->next; }
+
+/* Push the chain of nodes first..last (linked with owner's key) onto
+ * owner's list. */
+static void remote_push(cn_heap *owner, cn_block *first, cn_block *last, bool last_run) {
+    uintptr_t *link = node_link(last, last_run);
     uintptr_t old = atomic_load_explicit(&owner->remote, memory_order_relaxed);
     do {
-        last->next = old ^ owner->remote_key;
+        *link = old ^ owner->remote_key;
     } while (!atomic_compare_exchange_weak_explicit(&owner->remote, &old, (uintptr_t)first,
                                                     memory_order_release, memory_order_relaxed));
 }
 
-/* The calling thread's remote frees not pushed yet: blocks for one owner,
- * newest first.  Every push is a compare-and-swap on a line the owner and
- * the other freeing threads also write, and waits for the thread's earlier
- * stores (each a miss on a block another core wrote); a producer/consumer
- * pair ran 10-20% faster with one push per 32 blocks.  A block waiting here
- * is already marked freed (a second free of it is caught) and its page
- * cannot go away (its use count has not dropped yet). */
+typedef struct cn_run { cn_page *pg; cn_block *head, *tail; uint32_t n; } cn_run;
+
+/* The calling thread's remote frees not pushed yet: open runs, and nodes
+ * for one owner, newest first.  Every push is a compare-and-swap on a line
+ * the owner and the other freeing threads also write, and waits for the
+ * thread's earlier stores (each a miss on a block another core wrote); a
+ * producer/consumer pair ran 10-20% faster with one push per 32 blocks.  A
+ * block waiting here is already marked freed (a second free of it is
+ * caught) and its page cannot go away (its use count has not dropped). */
 static __thread struct {
+    cn_run run[CN_REMOTE_RUNS];
+    uint32_t open;                     /* bit i: run[i] holds blocks */
+    uint32_t held;                     /* blocks in open runs */
     cn_heap *owner;
     cn_block *first, *last;
-    uint32_t n;
+    bool last_run;                     /* last is a run node */
+    uint32_t n;                        /* blocks in the batch */
     bool off;                          /* the thread is exiting: push at once */
-} batch __attribute__((tls_model("initial-exec")));
+} rf __attribute__((tls_model("initial-exec")));
+
+static void batch_push(void) {
+    if (!rf.n) return;
+    remote_push(rf.owner, rf.first, rf.last, rf.last_run);
+    rf.n = 0;
+}
+
+/* Add node b (a run of n blocks, or a lone block) to the batch for owner. */
+static void batch_add(cn_heap *owner, cn_block *b, bool run, uint32_t n) {
+    if (owner != rf.owner) {
+        batch_push();
+        rf.owner = owner;
+    }
+    if (rf.n) *node_link(b, run) = (uintptr_t)rf.first ^ owner->remote_key;
+    else { rf.last = b; rf.last_run = run; }
+    rf.first = b;
+    rf.n += n;
+    if (rf.n >= CN_REMOTE_BATCH) batch_push();
+}
+
+/* Free the n blocks of run head.. one by one, as h, wherever slab pg now
+ * belongs (cn_free_to_owner): for a slab that changed hands meanwhile. */
+static void run_each(cn_heap *h, cn_page *pg, cn_block *head, uint32_t n) {
+    uintptr_t key = pg->key;
+    for (cn_block *b = head; n--;) {
+        cn_block *next = (cn_block *)(b->next ^ key);
+        cn_free_to_owner(h, pg, b);
+        b = next;
+    }
+}
+
+/* End run r: to its slab's owner's batch, or freed here if the slab has
+ * changed hands (it was an exited thread's, or this thread adopted it). */
+static void run_end(cn_run *r, unsigned i) {
+    cn_page *pg = r->pg;
+    cn_block *head = r->head, *tail = r->tail;
+    uint32_t n = r->n;
+    rf.open &= ~(1u << i);
+    rf.held -= n;
+    r->pg = NULL;
+    cn_heap *owner = atomic_load_explicit(&pg->owner, memory_order_acquire);
+    if (owner != cn_tls_heap && owner != &cn_orphans) {
+        ((uintptr_t *)head)[3] = (uintptr_t)tail;
+        tail->next = n;
+        batch_add(owner, head, true, n);
+        return;
+    }
+    run_each(cn_tls_heap, pg, head, n);
+}
 
 void cn_remote_flush(void) {
-    if (!batch.n) return;
-    remote_push(batch.owner, batch.first, batch.last);
-    batch.n = 0;
+    while (rf.open) {
+        unsigned i = (unsigned)__builtin_ctz(rf.open);
+        run_end(&rf.run[i], i);
+    }
+    batch_push();
 }
 
 cn_heap *cn_heap_freeing(void) {
     cn_heap *h = cn_tls_heap;
-    if (cn_unlikely(h == &cn_heap_empty) && !batch.off && (h = cn_heap_get()) == NULL) h = &cn_heap_empty;
+    if (cn_unlikely(h == &cn_heap_empty) && !rf.off && (h = cn_heap_get()) == NULL) h = &cn_heap_empty;
     return h;
 }
 
-void cn_heap_remote_free(cn_heap *owner, cn_block *b) {
-    /* Only a thread with a heap batches: its exit flushes the batch (free
-     * gives a thread that only frees one; see cn_free_slow). */
-    if (CN_REMOTE_BATCH <= 1 || batch.off || cn_tls_heap == &cn_heap_empty) {
-        remote_push(owner, b, b);
+void cn_heap_remote_free(cn_heap *owner, cn_page *pg, cn_block *b) {
+    bool run = runs_fit(pg);
+    /* Only a thread with a heap gathers runs and batches: its exit flushes
+     * them (free gives a thread that only frees one; see cn_free_slow).
+     * Others push the block at once, as a run of one where runs fit. */
+    if (CN_REMOTE_BATCH <= 1 || rf.off || cn_tls_heap == &cn_heap_empty) {
+        if (run) {
+            ((uintptr_t *)b)[3] = (uintptr_t)b;
+            b->next = 1;
+        }
+        remote_push(owner, b, b, run);
         return;
     }
-    if (owner != batch.owner) {
-        cn_remote_flush();
-        batch.owner = owner;
+    if (!run) { batch_add(owner, b, false, 1); return; }
+    uint32_t h32 = (uint32_t)((uintptr_t)pg >> 6) * 0x9e3779b1u;
+    unsigned i = h32 >> (32 - __builtin_ctz(CN_REMOTE_RUNS));
+    cn_run *r = &rf.run[i];
+    while (r->pg && r->pg != pg) run_end(r, i);   /* (ending one may open another: see run_end) */
+    if (!r->pg) {
+        r->pg = pg;
+        r->tail = b;
+        r->n = 0;
+        rf.open |= 1u << i;
+    } else {
+        b->next = (uintptr_t)r->head ^ pg->key;
     }
-    b->next = batch.n ? (uintptr_t)batch.first ^ owner->remote_key : 0;
-    if (!batch.n) batch.last = b;
-    batch.first = b;
-    if (++batch.n >= CN_REMOTE_BATCH) cn_remote_flush();
+    r->head = b;
+    r->n++;
+    if (++rf.held >= CN_REMOTE_HOLD) cn_remote_flush();
+    else if (r->n >= CN_REMOTE_BATCH) run_end(r, i);
 }
 
-/* Free a block whose tag is already set, wherever its page now belongs. */
 /* Move an orphan page into h (under the orphan lock). */
 static void orphan_take(cn_heap *h, cn_page *pg) {
     cn_page_list *from = pg->flags & CN_PF_FULL ? &cn_orphans.full : &cn_orphans.queue[pg->cls];
@@ -120,11 +220,12 @@ static void orphan_take(cn_heap *h, cn_page *pg) {
     cn_page_list_push(to, pg);
 }
 
+/* Free a block whose tag is already set, wherever its page now belongs. */
 void cn_free_to_owner(cn_heap *h, cn_page *pg, cn_block *b) {
     for (;;) {
         cn_heap *owner = atomic_load_explicit(&pg->owner, memory_order_acquire);
         if (owner == h) { cn_free_local(h, pg, b); return; }
-        if (owner != &cn_orphans) { cn_heap_remote_free(owner, b); return; }
+        if (owner != &cn_orphans) { cn_heap_remote_free(owner, pg, b); return; }
         /* An exited thread's page: the freeing thread adopts it, so its
          * next frees there are local (a successor inheriting a server's
          * blocks frees them all). */
@@ -140,13 +241,35 @@ void cn_free_to_owner(cn_heap *h, cn_page *pg, cn_block *b) {
     }
 }
 
+/* Free run head..tail of n blocks of slab pg, which h took off its remote
+ * stack: spliced onto the slab's free list if h still owns it, else block
+ * by block wherever the slab now belongs. */
+static void run_free(cn_heap *h, cn_page *pg, cn_block *head, cn_block *tail, uint32_t n) {
+    if (atomic_load_explicit(&pg->owner, memory_order_acquire) == h) {
+        tail->next = (uintptr_t)pg->free ^ pg->key;
+        pg->free = head;
+        pg->used = (uint16_t)(pg->used - n);
+        if ((int16_t)pg->used <= 0) cn_page_after_free(h, pg);
+        return;
+    }
+    run_each(h, pg, head, n);
+}
+
 void cn_heap_drain(cn_heap *h) {
     uintptr_t list = atomic_exchange_explicit(&h->remote, 0, memory_order_acquire);
     uintptr_t key = h->remote_key;
     while (list) {
         cn_block *b = (cn_block *)list;
-        list = b->next ^ key;
-        cn_free_to_owner(h, cn_slab_first(cn_page_of((uintptr_t)b)), b);
+        cn_page *pg = cn_slab_first(cn_page_of((uintptr_t)b));
+        if (runs_fit(pg)) {
+            uintptr_t *w = (uintptr_t *)b;
+            list = w[2] ^ key;
+            cn_block *tail = (cn_block *)w[3];
+            run_free(h, pg, b, tail, (uint32_t)tail->next);
+        } else {
+            list = b->next ^ key;
+            cn_free_to_owner(h, pg, b);
+        }
     }
 }
 
@@ -212,7 +335,7 @@ static void thread_exit(void *arg) {
     }
 #endif
     if (h != cn_tls_heap) return;
-    batch.off = true;                  /* frees from here on (later destructors) push at once */
+    rf.off = true;                     /* frees from here on (later destructors) push at once */
     cn_remote_flush();
     cn_tls_heap = &cn_heap_empty;
     heap_abandon(h);                   /* leaves the front's bins empty */

@@ -330,9 +330,10 @@ extern cn_heap cn_orphans;          /* pages of exited threads, and spare empty
 extern cn_lock cn_orphan_lock;
 /* The calling thread's heap, created on first use (NULL if out of memory). */
 cn_heap *cn_heap_get(void);
-/* Push a block onto its owning heap's remote list (batched per owner). */
-void   cn_heap_remote_free(cn_heap *owner, cn_block *b);
-/* Push the calling thread's batch of remote frees now. */
+/* Free block b of slab pg (its first page) for owner, another heap: onto
+ * owner's remote list, gathered in runs per slab and batched per owner. */
+void   cn_heap_remote_free(cn_heap *owner, cn_page *pg, cn_block *b);
+/* Push the calling thread's runs and batch of remote frees now. */
 void   cn_remote_flush(void);
 /* The calling thread's heap as it frees a block of another heap's: made
  * now for a thread that only frees (so that its remote frees are batched,

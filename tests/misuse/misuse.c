@@ -39,6 +39,27 @@ static void double_free_later(void *arg)
     free(again);
 }
 
+/* Another thread frees p twice: the first free only gathers it with the
+ * thread's other frees for p's owner (heap.c), and the second is caught. */
+static void *free_twice(void *p)
+{
+    void *again = HIDE(p);
+    free(p);
+    free(again);
+    return NULL;
+}
+
+static void double_free_remote(void *arg)
+{
+    size_t n = (size_t)(uintptr_t)arg;
+    void *p = HIDE(malloc(HIDE(n)));
+    if (!p) _exit(3);
+    memset(p, 1, n);
+    pthread_t t;
+    if (pthread_create(&t, NULL, free_twice, p) != 0) _exit(3);
+    pthread_join(t, NULL);
+}
+
 static void free_offset(void *arg)
 {
     size_t off = (size_t)(uintptr_t)arg;
@@ -81,6 +102,11 @@ static void test_double_free_large(void)
 {
     expect(double_free, (void *)(uintptr_t)(300 * KiB), DOUBLE_FREE);
 }
+static void test_double_free_remote(void)
+{
+    expect(double_free_remote, (void *)(uintptr_t)16, DOUBLE_FREE);
+    expect(double_free_remote, (void *)(uintptr_t)200, DOUBLE_FREE);
+}
 static void test_interior_16(void) { expect(free_offset, (void *)(uintptr_t)16, INVALID); }
 static void test_interior_1(void) { expect(free_offset, (void *)(uintptr_t)1, INVALID); }
 static void test_stack(void) { expect(free_stack, NULL, INVALID); }
@@ -94,6 +120,7 @@ int main(void)
     run_test("double_free_small", test_double_free_small, t);
     run_test("double_free_small_later", test_double_free_later, t);
     run_test("double_free_large", test_double_free_large, t);
+    run_test("double_free_remote", test_double_free_remote, t);
     run_test("free_interior_p+16", test_interior_16, t);
     run_test("free_interior_p+1", test_interior_1, t);
     run_test("free_stack", test_stack, t);

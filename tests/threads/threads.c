@@ -8,6 +8,11 @@
  *   many_threads thousands of short-lived threads; RSS stays bounded
  *   remote_exit  a thread that only frees (fewer blocks than a remote batch)
  *                and exits: the owner gets those blocks back
+ *   remote_runs  blocks of five sizes (16 B - 3000 B), freed by another
+ *                thread in the order they were made, all come back to
+ *                their owner; and, freed while their owner lives and handed
+ *                on after it exits, to the thread that freed them (every
+ *                page keeps some blocks live, so it stays where it is)
  *   spares       a thread frees 4 MiB of 64-byte blocks and waits: most of
  *                another thread's next 4 MiB of them reuse those blocks
  *                (an idle thread keeps only a few empty pages for itself)
@@ -458,6 +463,109 @@ static void test_remote_exit(void)
           REMOTE_N, M);
 }
 
+/* ------------------------------------------------------------------------
+ * remote_runs: a thread gathers the blocks it frees for another heap into
+ * runs per page (heap.c); each must reach the owner's free lists, or, if the
+ * owner exits meanwhile, whoever takes its pages.
+ * ---------------------------------------------------------------------- */
+
+enum { RUN_SIZES = 5 };
+static size_t run_size[RUN_SIZES] = { 16, 48, 200, 1000, 3000 };
+static void **run_blocks;               /* RUN_SIZES per round, interleaved */
+static int run_n;                       /* blocks made */
+static _Atomic int run_stage;
+
+/* Every eighth round stays live, so that no page empties (an empty page
+ * may go back to the pool, and its blocks to anyone). */
+static bool run_kept(int i) { return (i / RUN_SIZES) % 8 == 0; }
+
+static void run_free_all(bool kept)
+{
+    for (int i = 0; i < run_n; i++)
+        if (run_kept(i) == kept) free(run_blocks[i]);
+}
+
+static void run_make(int rounds)
+{
+    run_n = 0;
+    for (int i = 0; i < rounds; i++)
+        for (int s = 0; s < RUN_SIZES; s++) {
+            void *p = HIDE(malloc(HIDE(run_size[s])));
+            CHECK(p, "malloc(%zu) returned NULL", run_size[s]);
+            memset(p, 0x5a, run_size[s]);
+            run_blocks[run_n++] = p;
+        }
+}
+
+/* Malloc each size until every block of that size in run_blocks is handed
+ * out again, at most `tries` mallocs a size. */
+static void run_take_back(int tries, const char *how)
+{
+    void **got = os_alloc((size_t)tries * sizeof *got);
+    for (int s = 0; s < RUN_SIZES; s++) {
+        int want = 0, found = 0, n = 0;
+        for (int i = s; i < run_n; i += RUN_SIZES) want += !run_kept(i);
+        while (found < want && n < tries) {
+            void *p = HIDE(malloc(HIDE(run_size[s])));
+            CHECK(p, "malloc(%zu) returned NULL", run_size[s]);
+            got[n++] = p;
+            for (int i = s; i < run_n; i += RUN_SIZES) found += run_blocks[i] == p && !run_kept(i);
+        }
+        for (int i = 0; i < n; i++) free(got[i]);
+        CHECK(found == want, "%s: %d of %d blocks of %zu B did not come back in %d mallocs", how, want - found,
+              want, run_size[s], tries);
+    }
+    os_free(got, (size_t)tries * sizeof *got);
+}
+
+static void *run_freer(void *arg)
+{
+    (void)arg;
+    run_free_all(false);
+    malloc_trim(0);                      /* pushes what this thread holds */
+    atomic_store(&run_stage, 1);
+    while (atomic_load(&run_stage) != 2) usleep(1000);   /* idle, alive */
+    return NULL;
+}
+
+/* The owner exits while the freer still holds its blocks. */
+static void *run_owner(void *arg)
+{
+    (void)arg;
+    run_make(20);
+    atomic_store(&run_stage, 1);
+    while (atomic_load(&run_stage) != 2) usleep(1000);
+    return NULL;
+}
+
+static void test_remote_runs(void)
+{
+    enum { ROUNDS = 2000 };
+    run_blocks = os_alloc(ROUNDS * RUN_SIZES * sizeof *run_blocks);
+    /* Owner alive: main makes the blocks, a thread frees them. */
+    run_make(ROUNDS);
+    atomic_store(&run_stage, 0);
+    pthread_t t;
+    t_start(&t, run_freer, NULL);
+    while (atomic_load(&run_stage) != 1) usleep(1000);
+    run_take_back(20000, "freed by another thread");
+    atomic_store(&run_stage, 2);
+    t_join(t);
+    run_free_all(true);
+    /* Owner gone: a thread makes 100 blocks; main frees 85 of them (fewer
+     * than the runs hold), the thread exits, then main pushes its runs. */
+    atomic_store(&run_stage, 0);
+    t_start(&t, run_owner, NULL);
+    while (atomic_load(&run_stage) != 1) usleep(1000);
+    run_free_all(false);
+    atomic_store(&run_stage, 2);
+    t_join(t);
+    malloc_trim(0);
+    run_take_back(20000, "freed here while their owner lived, which then exited");
+    run_free_all(true);
+    os_free(run_blocks, ROUNDS * RUN_SIZES * sizeof *run_blocks);
+}
+
 enum { SPARE_N = 65536 };
 static uintptr_t *spare_addr;
 static _Atomic int spare_stage;
@@ -525,6 +633,7 @@ int main(void)
     run_test("exit_live", test_exit_live, t);
     run_test("many_threads", test_many_threads, t);
     run_test("remote_exit", test_remote_exit, t);
+    run_test("remote_runs", test_remote_runs, t);
     run_test("spares", test_spares, t);
     run_test("huge", test_huge, t);
     return t_finish();

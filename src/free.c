@@ -91,14 +91,25 @@ cn_noinline void cn_free_slow(void *p) {
         return;
     }
     cn_page *pg = cn_page_of(a);
+    cn_block *b;
     switch (pg->kind) {
     case CN_KIND_SLAB:
-    case CN_KIND_SLAB_TAIL: {
-        cn_block *b = slab_block(&pg, a, "free");
+        /* The fast path's test (one multiply) passes most remote frees;
+         * it is exact only for blocks up to about half a page. */
+        if (cn_likely(cn_block_start(pg, a))) {
+            b = p;
+            goto slab;
+        }
+        /* fall through */
+    case CN_KIND_SLAB_TAIL:
+        b = slab_block(&pg, a, "free");
+    slab: {
         uintptr_t key = pg->key;
         if (b->tag == CN_FREED_TAG(key) && !tag_by_chance(pg, b)) cn_fatal("free", "double free detected", p);
         b->tag = CN_FREED_TAG(key);
-        cn_free_to_owner(cn_heap_freeing(), pg, b);
+        cn_heap *h = cn_tls_heap;
+        if (cn_unlikely(h == &cn_heap_empty)) h = cn_heap_freeing();
+        cn_free_to_owner(h, pg, b);
         return;
     }
     case CN_KIND_LARGE:

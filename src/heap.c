@@ -179,7 +179,9 @@ cn_heap *cn_heap_freeing(void) {
     return h;
 }
 
-void cn_heap_remote_free(cn_heap *owner, cn_page *pg, cn_block *b) {
+/* The rare cases of cn_heap_remote_free, out of line so that its common
+ * case (one more block on an open run) saves no registers. */
+static cn_noinline void remote_free_rare(cn_heap *owner, cn_page *pg, cn_block *b) {
     bool run = runs_fit(pg);
     /* Only a thread with a heap gathers runs and batches: its exit flushes
      * them (free gives a thread that only frees one; see cn_free_slow).
@@ -190,25 +192,42 @@ void cn_heap_remote_free(cn_heap *owner, cn_page *pg, cn_block *b) {
             b->next = 1;
         }
         remote_push(owner, b, b, run);
+    } else {
+        batch_add(owner, b, false, 1);
+    }
+}
+
+/* Open a run in slot i with block b of pg, ending the slot's run first. */
+static cn_noinline void run_open(unsigned i, cn_page *pg, cn_block *b) {
+    cn_run *r = &rf.run[i];
+    while (r->pg) run_end(r, i);       /* (ending one may open another: see run_end) */
+    r->pg = pg;
+    r->head = r->tail = b;
+    r->n = 1;
+    rf.open |= 1u << i;
+    if (++rf.held >= CN_REMOTE_HOLD) cn_remote_flush();
+}
+
+static cn_noinline void run_limit(cn_run *r, unsigned i) {
+    if (rf.held >= CN_REMOTE_HOLD) cn_remote_flush();
+    else run_end(r, i);
+}
+
+void cn_heap_remote_free(cn_heap *owner, cn_page *pg, cn_block *b) {
+    if (cn_unlikely(CN_REMOTE_BATCH <= 1 || rf.off || cn_tls_heap == &cn_heap_empty || !runs_fit(pg))) {
+        remote_free_rare(owner, pg, b);
         return;
     }
-    if (!run) { batch_add(owner, b, false, 1); return; }
-    uint32_t h32 = (uint32_t)((uintptr_t)pg >> 6) * 0x9e3779b1u;
-    unsigned i = h32 >> (32 - __builtin_ctz(CN_REMOTE_RUNS));
+    unsigned i = ((uint32_t)((uintptr_t)pg >> 6) * 0x9e3779b1u) >> (32 - __builtin_ctz(CN_REMOTE_RUNS));
     cn_run *r = &rf.run[i];
-    while (r->pg && r->pg != pg) run_end(r, i);   /* (ending one may open another: see run_end) */
-    if (!r->pg) {
-        r->pg = pg;
-        r->tail = b;
-        r->n = 0;
-        rf.open |= 1u << i;
-    } else {
-        b->next = (uintptr_t)r->head ^ pg->key;
+    if (cn_unlikely(r->pg != pg)) {
+        run_open(i, pg, b);
+        return;
     }
+    b->next = (uintptr_t)r->head ^ pg->key;
     r->head = b;
-    r->n++;
-    if (++rf.held >= CN_REMOTE_HOLD) cn_remote_flush();
-    else if (r->n >= CN_REMOTE_BATCH) run_end(r, i);
+    uint32_t n = ++r->n;
+    if (cn_unlikely(++rf.held >= CN_REMOTE_HOLD || n >= CN_REMOTE_BATCH)) run_limit(r, i);
 }
 
 /* Move an orphan page into h (under the orphan lock). */
@@ -220,25 +239,27 @@ static void orphan_take(cn_heap *h, cn_page *pg) {
     cn_page_list_push(to, pg);
 }
 
+/* cn_free_to_owner for a page of the orphans: the freeing thread adopts
+ * it, so its next frees there are local (a successor inheriting a server's
+ * blocks frees them all). */
+static cn_noinline void free_to_orphan(cn_heap *h, cn_page *pg, cn_block *b) {
+    cn_lock_acquire(&cn_orphan_lock);
+    bool still = atomic_load_explicit(&pg->owner, memory_order_relaxed) == &cn_orphans;
+    if (still) {
+        if (h->state == CN_HEAP_LIVE) orphan_take(h, pg);
+        else cn_free_local(&cn_orphans, pg, b);
+    }
+    cn_lock_release(&cn_orphan_lock);
+    if (!still) cn_free_to_owner(h, pg, b);          /* adopted meanwhile: again */
+    else if (h->state == CN_HEAP_LIVE) cn_free_local(h, pg, b);
+}
+
 /* Free a block whose tag is already set, wherever its page now belongs. */
 void cn_free_to_owner(cn_heap *h, cn_page *pg, cn_block *b) {
-    for (;;) {
-        cn_heap *owner = atomic_load_explicit(&pg->owner, memory_order_acquire);
-        if (owner == h) { cn_free_local(h, pg, b); return; }
-        if (owner != &cn_orphans) { cn_heap_remote_free(owner, pg, b); return; }
-        /* An exited thread's page: the freeing thread adopts it, so its
-         * next frees there are local (a successor inheriting a server's
-         * blocks frees them all). */
-        cn_lock_acquire(&cn_orphan_lock);
-        bool still = atomic_load_explicit(&pg->owner, memory_order_relaxed) == &cn_orphans;
-        if (still) {
-            if (h->state == CN_HEAP_LIVE) orphan_take(h, pg);
-            else cn_free_local(&cn_orphans, pg, b);
-        }
-        cn_lock_release(&cn_orphan_lock);
-        if (still && h->state == CN_HEAP_LIVE) { cn_free_local(h, pg, b); return; }
-        if (still) return;
-    }
+    cn_heap *owner = atomic_load_explicit(&pg->owner, memory_order_acquire);
+    if (owner == h) cn_free_local(h, pg, b);
+    else if (cn_likely(owner != &cn_orphans)) cn_heap_remote_free(owner, pg, b);
+    else free_to_orphan(h, pg, b);
 }
 
 /* Free run head..tail of n blocks of slab pg, which h took off its remote

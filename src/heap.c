@@ -208,6 +208,7 @@ static cn_noinline void run_open(unsigned i, cn_page *pg, cn_block *b) {
     if (++rf.held >= CN_REMOTE_HOLD) cn_remote_flush();
 }
 
+/* Run r (slot i) is full, or the thread holds CN_REMOTE_HOLD blocks. */
 static cn_noinline void run_limit(cn_run *r, unsigned i) {
     if (rf.held >= CN_REMOTE_HOLD) cn_remote_flush();
     else run_end(r, i);

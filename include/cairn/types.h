@@ -173,7 +173,7 @@ _Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= 0xffff, "the segment map holds 
 #endif
 /* Before that, a thread gathers the blocks it frees for other heaps into
  * runs per slab, which their owner splices onto the slab's free list whole
- * (heap.c): this many runs open at once (a power of two, at most 32), and
+ * (heap.c): this many runs open at once (a power of two from 2 to 32), and
  * at most CN_REMOTE_HOLD blocks in them.  A producer/consumer pair ran
  * 10-40% faster with runs (4-6 blocks long on average) than block by block. */
 #ifndef CN_REMOTE_RUNS

@@ -95,7 +95,9 @@ cn_noinline void cn_free_slow(void *p) {
     switch (pg->kind) {
     case CN_KIND_SLAB:
         /* The fast path's test (one multiply) passes most remote frees;
-         * it is exact only for blocks up to about half a page. */
+         * it is exact only for blocks up to about half a page.  (A goto,
+         * not a helper called from both cases: gcc then saves one register
+         * fewer, 4 instructions of a remote free's 100.) */
         if (cn_likely(cn_block_start(pg, a))) {
             b = p;
             goto slab;

@@ -3,9 +3,9 @@
  *
  * Every thread gets a heap on its first allocation; only that thread touches
  * it, so malloc and free need no lock.  A block freed by another thread is
- * pushed, lock-free, on its owner's `remote` stack (in batches per owner);
- * the owner takes the whole stack with one exchange when it next needs a
- * page, and frees each block locally.  When a thread exits, its pages with
+ * pushed, lock-free, on its owner's `remote` stack (in runs per slab,
+ * batched per owner); the owner takes the whole stack with one exchange
+ * when it next needs a page, and splices each run onto its slab's free list.  When a thread exits, its pages with
  * live blocks go to the `orphans` heap (under a lock) where any thread can
  * adopt them; empty pages go back to the pool.  The orphans heap's kept
  * lists hold the spare empty slabs live threads share (page.c).  Heap
@@ -96,6 +96,13 @@ static void remote_push(cn_heap *owner, cn_block *first, cn_block *last, bool la
                                                     memory_order_release, memory_order_relaxed));
 }
 
+/* Make run head..tail of n blocks a node: head's fourth word points at the
+ * tail, whose first word (the end of the chain) holds the count. */
+static inline void run_seal(cn_block *head, cn_block *tail, uint32_t n) {
+    ((uintptr_t *)head)[3] = (uintptr_t)tail;
+    tail->next = n;
+}
+
 typedef struct cn_run { cn_page *pg; cn_block *head, *tail; uint32_t n; } cn_run;
 
 /* The calling thread's remote frees not pushed yet: open runs, and nodes
@@ -157,8 +164,7 @@ static void run_end(cn_run *r, unsigned i) {
     r->pg = NULL;
     cn_heap *owner = atomic_load_explicit(&pg->owner, memory_order_acquire);
     if (owner != cn_tls_heap && owner != &cn_orphans) {
-        ((uintptr_t *)head)[3] = (uintptr_t)tail;
-        tail->next = n;
+        run_seal(head, tail, n);
         batch_add(owner, head, true, n);
         return;
     }
@@ -174,9 +180,8 @@ void cn_remote_flush(void) {
 }
 
 cn_heap *cn_heap_freeing(void) {
-    cn_heap *h = cn_tls_heap;
-    if (cn_unlikely(h == &cn_heap_empty) && !rf.off && (h = cn_heap_get()) == NULL) h = &cn_heap_empty;
-    return h;
+    cn_heap *h = rf.off ? NULL : cn_heap_get();
+    return h ? h : &cn_heap_empty;
 }
 
 /* The rare cases of cn_heap_remote_free, out of line so that its common
@@ -187,10 +192,7 @@ static cn_noinline void remote_free_rare(cn_heap *owner, cn_page *pg, cn_block *
      * them (free gives a thread that only frees one; see cn_free_slow).
      * Others push the block at once, as a run of one where runs fit. */
     if (CN_REMOTE_BATCH <= 1 || rf.off || cn_tls_heap == &cn_heap_empty) {
-        if (run) {
-            ((uintptr_t *)b)[3] = (uintptr_t)b;
-            b->next = 1;
-        }
+        if (run) run_seal(b, b, 1);
         remote_push(owner, b, b, run);
     } else {
         batch_add(owner, b, false, 1);

@@ -335,9 +335,10 @@ cn_heap *cn_heap_get(void);
 void   cn_heap_remote_free(cn_heap *owner, cn_page *pg, cn_block *b);
 /* Push the calling thread's runs and batch of remote frees now. */
 void   cn_remote_flush(void);
-/* The calling thread's heap as it frees a block of another heap's: made
- * now for a thread that only frees (so that its remote frees are batched,
- * and pushed when it exits), unless the thread is exiting. */
+/* The heap of a thread that has none yet as it frees a block of another
+ * heap's: made now for a thread that only frees (so that its remote frees
+ * are batched, and pushed when it exits), unless the thread is exiting
+ * (or memory is short: then cn_heap_empty, and each block is pushed alone). */
 cn_heap *cn_heap_freeing(void);
 /* Take the blocks other threads freed for h and free them locally. */
 void   cn_heap_drain(cn_heap *h);

@@ -5,9 +5,10 @@
  * it, so malloc and free need no lock.  A block freed by another thread is
  * pushed, lock-free, on its owner's `remote` stack (in runs per slab,
  * batched per owner); the owner takes the whole stack with one exchange
- * when it next needs a page, and splices each run onto its slab's free list.  When a thread exits, its pages with
- * live blocks go to the `orphans` heap (under a lock) where any thread can
- * adopt them; empty pages go back to the pool.  The orphans heap's kept
+ * when it next needs a page, and splices each run onto its slab's free
+ * list.  When a thread exits, its pages with live blocks go to the
+ * `orphans` heap (under a lock) where any thread can adopt them; empty
+ * pages go back to the pool.  The orphans heap's kept
  * lists hold the spare empty slabs live threads share (page.c).  Heap
  * structures are never unmapped, only reused, so a late remote free into
  * an exited thread's heap is still safe.

@@ -101,8 +101,9 @@ void cn_os_huge_pages(void *p, size_t size, bool on) {
  * host -- a VM whose host takes freed guest memory back (we measured 0.2 ms
  * for a huge page the host still backed, 6 ms for a fresh one, 1 us for a
  * 4 KiB fault).  The first touch of a new huge mapping is timed against a
- * 4 KiB fault (the fastest of 8, timed once); costing more than the 512
- * small faults it replaces, it makes new mappings stop asking, but for one
+ * 4 KiB fault (the fastest of 8, timed once); costing more than 1/8 of the
+ * 512 small faults it replaces (CN_THP_MARGIN: the first page is the one
+ * most likely to be warm), it makes new mappings stop asking, but for one
  * in 16, which measures again. */
 static _Atomic uint32_t thp_dear;          /* the last probe found them dear */
 static _Atomic uint32_t thp_turn;
@@ -135,7 +136,7 @@ static uint64_t small_fault(void) {
 }
 
 bool cn_os_thp_verdict(uint64_t huge_ns, uint64_t small_ns) {
-    return huge_ns <= small_ns * (CN_THP_SIZE / 4096);
+    return huge_ns * CN_THP_MARGIN <= small_ns * (CN_THP_SIZE / 4096);
 }
 
 bool cn_os_thp_try(void) {

@@ -12,7 +12,7 @@
 #   --only PATTERN  run only matching tests: PROGRAM or PROGRAM.SUBTEST, where
 #                   PROGRAM is a glob over api overlap threads fork misuse rss
 #                   limits invincible ttest static programs stats install
-#                   valgrind stress fuzz ubsan tsan compilers, and SUBTEST a substring of subtest names (e.g. --only 'api.calloc')
+#                   valgrind bench stress fuzz ubsan tsan compilers, and SUBTEST a substring of subtest names (e.g. --only 'api.calloc')
 #   --scale32 P     iteration counts under qemu, percent (default 50)
 #
 # Every test prints "PASS name" or "FAIL name: reason"; names start with
@@ -132,7 +132,7 @@ if [ "$width" != 32 ]; then
                 tests/programs/programs.sh "$(absdir "$lib64")/libcairn.so" "$d" 64 "$only_sub"
         fi
     fi
-    for t in stats install valgrind; do
+    for t in stats install valgrind bench; do
         if selected "$t"; then
             if [ "$lib64" = none ]; then
                 result_fail "64/$t" "needs a library (--lib DIR)"

@@ -11,18 +11,8 @@
 # glibc's malloc behind a counter (tests/bench/wrap.c).  Prints
 # "PASS 64/bench.NAME" or "FAIL 64/bench.NAME: reason"; exits non-zero if
 # any failed.
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-libdir=${1:-build}
-case $libdir in /*) ;; *) libdir=$root/$libdir ;; esac
-
-failed=0
-pass() { printf 'PASS 64/bench.%s\n' "$1"; }
-fail() {
-    printf 'FAIL 64/bench.%s: %s\n' "$1" "$2"
-    failed=1
-}
+# shellcheck source=tests/script.sh
+. "$(dirname "$0")/../script.sh" bench "${1:-build}"
 
 so=$libdir/libcairn.so
 if [ ! -f "$so" ]; then

@@ -10,19 +10,8 @@
 # and skips cairn-run (which would preload it into 64-bit programs).
 # Prints "PASS TAG/install.NAME" or "FAIL TAG/install.NAME: reason" per
 # check (TAG: 64 or 32); exits non-zero if any failed.
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-libdir=${1:-build}
-case $libdir in /*) ;; *) libdir=$root/$libdir ;; esac
-
-failed=0
-tag=64
-pass() { printf 'PASS %s/install.%s\n' "$tag" "$1"; }
-fail() {
-    printf 'FAIL %s/install.%s: %s\n' "$tag" "$1" "$2"
-    failed=1
-}
+# shellcheck source=tests/script.sh
+. "$(dirname "$0")/../script.sh" install "${1:-build}"
 # check NAME REASON CMD...: PASS if CMD succeeds, else FAIL with REASON.
 check() {
     local name=$1 why=$2

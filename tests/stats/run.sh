@@ -8,19 +8,8 @@
 # LIBDIR holds libcairn.so and libcairn.a; a 32-bit build (build32) runs
 # under qemu-i386.  Prints "PASS TAG/stats.NAME" or "FAIL TAG/stats.NAME:
 # reason" per check (TAG: 64 or 32); exits non-zero if any failed.
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-libdir=${1:-build}
-case $libdir in /*) ;; *) libdir=$root/$libdir ;; esac
-
-failed=0
-tag=64
-pass() { printf 'PASS %s/stats.%s\n' "$tag" "$1"; }
-fail() {
-    printf 'FAIL %s/stats.%s: %s\n' "$tag" "$1" "$2"
-    failed=1
-}
+# shellcheck source=tests/script.sh
+. "$(dirname "$0")/../script.sh" stats "${1:-build}"
 
 so=$libdir/libcairn.so
 if [ ! -f "$so" ]; then

@@ -11,9 +11,10 @@ else
 endif
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror
+# Unwind tables: C++'s std::bad_alloc passes through operator new's frames.
 LIBFLAGS := -std=gnu11 $(ARCH) $(WARN) -fPIC -fvisibility=hidden -fno-plt \
             -ftls-model=initial-exec -fno-tree-slp-vectorize -fno-builtin-malloc -fno-stack-protector \
-            -Iinclude $(CFLAGS)
+            -fasynchronous-unwind-tables -Iinclude $(CFLAGS)
 SRCS    := $(wildcard src/*.c)
 OBJS    := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 HDRS    := $(wildcard include/*.h include/cairn/*.h)
@@ -25,7 +26,7 @@ $(BUILD)/obj/%.o: src/%.c $(HDRS)
 	$(CC) $(LIBFLAGS) -c $< -o $@
 
 $(BUILD)/libcairn.so: $(OBJS)
-	$(CC) $(ARCH) -shared -Wl,-soname,libcairn.so -Wl,-z,now -o $@ $(OBJS) -lpthread
+	$(CC) $(ARCH) -shared -Wl,-soname,libcairn.so -Wl,-z,now -o $@ $(OBJS) -lpthread -ldl
 
 $(BUILD)/libcairn.a: $(OBJS)
 	rm -f $@ && ar rcs $@ $(OBJS)

@@ -32,7 +32,7 @@ CAIRN_ALIASES  := libmemory.so libmymalloc.so libmalloc.so
 all: $(BUILD)/$(CAIRN_SONAME) $(CAIRN_ALIASES:%=$(BUILD)/%)
 
 $(BUILD)/$(CAIRN_SONAME): $(OBJS)
-	$(CC) $(ARCH) -shared -Wl,-soname,$(CAIRN_SONAME) -Wl,-z,now -o $@ $(OBJS) -lpthread
+	$(CC) $(ARCH) -shared -Wl,-soname,$(CAIRN_SONAME) -Wl,-z,now -o $@ $(OBJS) -lpthread -ldl
 
 $(CAIRN_ALIASES:%=$(BUILD)/%): $(BUILD)/libcairn.so
 	ln -sf libcairn.so $@

@@ -12,7 +12,7 @@
 #   --only PATTERN  run only matching tests: PROGRAM or PROGRAM.SUBTEST, where
 #                   PROGRAM is a glob over api overlap threads fork misuse rss
 #                   limits invincible ttest static programs stats install
-#                   valgrind bench stress fuzz ubsan tsan compilers, and SUBTEST a substring of subtest names (e.g. --only 'api.calloc')
+#                   valgrind bench cxx stress fuzz ubsan tsan compilers, and SUBTEST a substring of subtest names (e.g. --only 'api.calloc')
 #   --scale32 P     iteration counts under qemu, percent (default 50)
 #
 # Every test prints "PASS name" or "FAIL name: reason"; names start with
@@ -132,7 +132,7 @@ if [ "$width" != 32 ]; then
                 tests/programs/programs.sh "$(absdir "$lib64")/libcairn.so" "$d" 64 "$only_sub"
         fi
     fi
-    for t in stats install valgrind bench; do
+    for t in stats install valgrind bench cxx; do
         if selected "$t"; then
             if [ "$lib64" = none ]; then
                 result_fail "64/$t" "needs a library (--lib DIR)"
@@ -169,7 +169,7 @@ if [ "$width" != 64 ]; then
         run_logged 32/stress "$LIMIT" "$d/stress.log" env STRESS_STATIC_SECONDS=0 \
             tests/stress/run.sh "$(absdir "$lib32")" 10
     fi
-    for t in stats install; do
+    for t in stats install cxx; do
         if selected "$t" && [ "$lib32" != none ]; then
             d=$(absdir "$lib32")/tests/$t
             mkdir -p "$d"

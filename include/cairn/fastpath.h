@@ -41,6 +41,18 @@ static inline __attribute__((always_inline)) void *cn_malloc_fast(size_t n) {
     return cn_malloc_slow(n, false);
 }
 
+/* malloc's fast path alone (C++'s operator new): a block of n bytes from
+ * the current page of its class, or NULL where malloc would go on to its
+ * slow paths. */
+static inline __attribute__((always_inline)) void *cn_malloc_try(size_t n) {
+    if (cn_likely(n <= CN_FAST_MAX)) {
+        cn_page *pg = cn_tls.bins[cn_class_of_small[n]];
+        cn_block *b = pg->free;
+        if (cn_likely(b != NULL)) return cn_page_pop(pg, b);
+    }
+    return NULL;
+}
+
 /* The page's owner, for the fast path's comparison only.  Another thread
  * may be storing it (adopting an orphan page), but an aligned word cannot
  * tear and only this thread ever stores its own heap there, so a plain read

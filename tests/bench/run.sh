@@ -14,11 +14,6 @@
 # shellcheck source=tests/script.sh
 . "$(dirname "$0")/../script.sh" bench "${1:-build}"
 
-so=$libdir/libcairn.so
-if [ ! -f "$so" ]; then
-    fail library "$so not found (run make)"
-    exit 1
-fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

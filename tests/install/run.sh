@@ -19,20 +19,6 @@ check() {
     if "$@"; then pass "$name"; else fail "$name" "$why"; fi
 }
 
-so=$libdir/libcairn.so
-if [ ! -f "$so" ]; then
-    fail library "$so not found (run make)"
-    exit 1
-fi
-arch=()
-run=()
-m32=
-if [ "$(od -An -tu1 -j4 -N1 "$so" | tr -d ' ')" = 1 ]; then
-    tag=32
-    arch=(-m32)
-    m32=1
-    if command -v qemu-i386 >/dev/null; then run=(qemu-i386); fi
-fi
 version=$(sed -n 's/^#define CAIRN_VERSION_\(MAJOR\|MINOR\|PATCH\) *//p' "$root/include/cairn.h" | paste -sd.)
 
 work=$(mktemp -d)

@@ -11,19 +11,6 @@
 # shellcheck source=tests/script.sh
 . "$(dirname "$0")/../script.sh" stats "${1:-build}"
 
-so=$libdir/libcairn.so
-if [ ! -f "$so" ]; then
-    fail library "$so not found (run make)"
-    exit 1
-fi
-# ELF class (byte 5): 1 = 32-bit, 2 = 64-bit.
-arch=()
-run=()
-if [ "$(od -An -tu1 -j4 -N1 "$so" | tr -d ' ')" = 1 ]; then
-    tag=32
-    arch=(-m32)
-    if command -v qemu-i386 >/dev/null; then run=(qemu-i386); fi
-fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -28,6 +28,8 @@ void  *cairn_memalign(size_t alignment, size_t size);
 void  *cairn_valloc(size_t size);
 void  *cairn_pvalloc(size_t size);
 size_t cairn_usable_size(const void *p);
+/* C23's sized frees: a size larger than the block, or a block not at the
+ * alignment given, is misuse (a one-line message and abort). */
 void   cairn_free_sized(void *p, size_t size);
 void   cairn_free_aligned_sized(void *p, size_t alignment, size_t size);
 /* Return free memory to the OS now; returns 1 if any memory was released. */

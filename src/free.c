@@ -11,6 +11,19 @@
 
 void cn_free(void *p) { cn_free_fast(p); }
 
+/* C23's sized frees.  The program says the size (and alignment) it
+ * allocated the block with; a size larger than the block, or a block not at
+ * that alignment, cannot be that, so it is misuse.  (A smaller size is
+ * legitimate: realloc may have shrunk the block in place.) */
+void cn_free_sized(void *p, size_t n, size_t align, const char *fn) {
+    if (p) {
+        if (align & (align - 1)) cn_fatal(fn, "invalid alignment", p);
+        if (n > cn_usable_size(p, fn)) cn_fatal(fn, "size larger than the block", p);
+        if ((uintptr_t)p & (align - 1)) cn_fatal(fn, "block not at that alignment", p);
+    }
+    cn_free(p);
+}
+
 void cn_free_local(cn_heap *h, cn_page *pg, cn_block *b) {
     b->next = (uintptr_t)pg->free ^ pg->key;
     pg->free = b;

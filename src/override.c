@@ -24,8 +24,8 @@ CN_PUBLIC void  *cairn_memalign(size_t a, size_t n)            { return cn_memal
 CN_PUBLIC void  *cairn_valloc(size_t n)                        { return cn_valloc(n); }
 CN_PUBLIC void  *cairn_pvalloc(size_t n)                       { return cn_pvalloc(n); }
 CN_PUBLIC size_t cairn_usable_size(const void *p)              { return cn_usable_size(p, "malloc_usable_size"); }
-CN_PUBLIC void   cairn_free_sized(void *p, size_t n)           { (void)n; cn_free(p); }
-CN_PUBLIC void   cairn_free_aligned_sized(void *p, size_t a, size_t n) { (void)a; (void)n; cn_free(p); }
+CN_PUBLIC void   cairn_free_sized(void *p, size_t n)           { cn_free_sized(p, n, 1, "cairn_free_sized"); }
+CN_PUBLIC void   cairn_free_aligned_sized(void *p, size_t a, size_t n) { cn_free_sized(p, n, a, "cairn_free_aligned_sized"); }
 CN_PUBLIC int    cairn_trim(size_t pad)                        { return cn_trim(pad); }
 CN_PUBLIC const char *cairn_version(void)                      { return CN_VERSION_STRING; }
 
@@ -46,8 +46,8 @@ CN_PUBLIC void  *valloc(size_t n)                              { return cn_vallo
 CN_PUBLIC void  *pvalloc(size_t n)                             { return cn_pvalloc(n); }
 CN_PUBLIC size_t malloc_usable_size(void *p)                   { return cn_usable_size(p, "malloc_usable_size"); }
 CN_PUBLIC int    malloc_trim(size_t pad)                       { return cn_trim(pad); }
-CN_PUBLIC void   free_sized(void *p, size_t n)                 { (void)n; cn_free(p); }
-CN_PUBLIC void   free_aligned_sized(void *p, size_t a, size_t n) { (void)a; (void)n; cn_free(p); }
+CN_PUBLIC void   free_sized(void *p, size_t n)                 { cn_free_sized(p, n, 1, "free_sized"); }
+CN_PUBLIC void   free_aligned_sized(void *p, size_t a, size_t n) { cn_free_sized(p, n, a, "free_aligned_sized"); }
 CN_PUBLIC void   cfree(void *p)                                { cn_free_fast(p); }
 
 /* glibc's internal names, which some programs and libraries call directly */

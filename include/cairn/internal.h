@@ -376,6 +376,7 @@ void  *cn_valloc(size_t n);
 void  *cn_pvalloc(size_t n);
 size_t cn_usable_size(const void *p, const char *fn);
 void   cn_free(void *p);
+void   cn_free_sized(void *p, size_t n, size_t align, const char *fn); /* align: 1 if none */
 int    cn_trim(size_t pad);
 /* Classify p, a live block of ours, for realloc / usable_size, and give
  * its usable size; anything else aborts with fn's name. */

@@ -508,6 +508,22 @@ static void test_free_sized(void)
     }
     free_sized(NULL, 0);
     free_aligned_sized(NULL, 64, 0);
+    /* The sizes the standard allows, which Cairn's check must accept: calloc's
+     * product, malloc(0)'s 0, and the new size of a block realloc shrank in
+     * place (small, large and huge). */
+    void *c = HIDE(calloc(3, 100));
+    check_block(c, 300, "calloc");
+    free_sized(c, 300);
+    void *z = HIDE(malloc(0));
+    CHECK(z, "malloc(0) returned NULL");
+    free_sized(z, 0);
+    size_t from[] = { 5000, 200000, 9 * MiB }, to[] = { 4000, 150000, 8 * MiB };
+    for (int i = 0; i < 3; i++) {
+        void *p = HIDE(malloc(from[i]));
+        void *q = HIDE(realloc(p, to[i]));
+        check_block(q, to[i], "realloc (shrink)");
+        free_sized(q, to[i]);
+    }
 }
 
 static void test_malloc_trim(void)

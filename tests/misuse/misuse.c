@@ -96,6 +96,32 @@ static void realloc_freed(void *arg)
     (void)q;
 }
 
+/* C23's sized frees with a size or alignment the block cannot have. */
+static void free_sized_larger(void *arg)
+{
+    (void)arg;
+    void *p = HIDE(malloc(64));
+    if (!p) _exit(3);
+    free_sized(p, 100000);
+}
+
+static void free_aligned_sized_misaligned(void *arg)
+{
+    (void)arg;
+    /* Two 64-byte blocks aligned to 64: at most one is also at 4096. */
+    char *a = HIDE(aligned_alloc(64, 64)), *b = HIDE(aligned_alloc(64, 64));
+    if (!a || !b) _exit(3);
+    free_aligned_sized(((uintptr_t)a & 4095) ? a : b, 4096, 64);
+}
+
+static void free_aligned_sized_bad_alignment(void *arg)
+{
+    (void)arg;
+    void *p = HIDE(aligned_alloc(64, 64));
+    if (!p) _exit(3);
+    free_aligned_sized(p, 48, 64);
+}
+
 static void test_double_free_small(void) { expect(double_free, (void *)(uintptr_t)64, DOUBLE_FREE); }
 static void test_double_free_later(void) { expect(double_free_later, NULL, DOUBLE_FREE); }
 static void test_double_free_large(void)
@@ -112,6 +138,18 @@ static void test_interior_1(void) { expect(free_offset, (void *)(uintptr_t)1, IN
 static void test_stack(void) { expect(free_stack, NULL, INVALID); }
 static void test_foreign_mmap(void) { expect(free_foreign_mmap, NULL, INVALID); }
 static void test_realloc_freed(void) { expect(realloc_freed, NULL, REALLOC_FREED); }
+static void test_free_sized_larger(void)
+{
+    expect(free_sized_larger, NULL, "cairn: free_sized(): size larger than the block (0x");
+}
+static void test_free_aligned_sized_misaligned(void)
+{
+    expect(free_aligned_sized_misaligned, NULL, "cairn: free_aligned_sized(): block not at that alignment (0x");
+}
+static void test_free_aligned_sized_bad_alignment(void)
+{
+    expect(free_aligned_sized_bad_alignment, NULL, "cairn: free_aligned_sized(): invalid alignment (0x");
+}
 
 int main(void)
 {
@@ -126,5 +164,10 @@ int main(void)
     run_test("free_stack", test_stack, t);
     run_test("free_foreign_mmap", test_foreign_mmap, t);
     run_test("realloc_freed", test_realloc_freed, t);
+    if (FN_PRESENT(free_sized) && FN_PRESENT(free_aligned_sized)) {
+        run_test("free_sized_larger", test_free_sized_larger, t);
+        run_test("free_aligned_sized_misaligned", test_free_aligned_sized_misaligned, t);
+        run_test("free_aligned_sized_bad_alignment", test_free_aligned_sized_bad_alignment, t);
+    }
     return t_finish();
 }

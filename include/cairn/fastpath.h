@@ -21,14 +21,14 @@ static inline __attribute__((always_inline)) void *cn_bin_pop(cn_heap *h, unsign
     return cn_likely(b != NULL) ? cn_page_pop(pg, b) : NULL;
 }
 
-/* Pop a block from the calling thread's current page of n's size class:
- * cn_bin_pop(cn_tls_heap, ...), but indexing the thread's front in TLS
- * directly (through h->bins, or a pointer to the front, gcc first adds the
- * thread pointer: two instructions more). */
-static inline __attribute__((always_inline)) void *cn_malloc_fast(size_t n) {
+/* Pop a block from the calling thread's current page of n's size class, or
+ * NULL where malloc goes on to its slow paths (n past the table, or the
+ * page used up): cn_bin_pop(cn_tls_heap, ...), but indexing the thread's
+ * front in TLS directly (through h->bins, or a pointer to the front, gcc
+ * first adds the thread pointer: two instructions more). */
+static inline __attribute__((always_inline)) void *cn_malloc_try(size_t n) {
     if (cn_likely(n <= CN_FAST_MAX)) {
-        unsigned cls = cn_class_of_small[n];
-        cn_page *pg = cn_tls.bins[cls];
+        cn_page *pg = cn_tls.bins[cn_class_of_small[n]];
         cn_block *b = pg->free;
 #if defined(__GNUC__) && !defined(__clang__) && (defined(__x86_64__) || defined(__i386__))
         /* gcc puts b in a scratch register and moves it to the return
@@ -36,21 +36,16 @@ static inline __attribute__((always_inline)) void *cn_malloc_fast(size_t n) {
         __asm__("" : "+a"(b));
 #endif
         if (cn_likely(b != NULL)) return cn_page_pop(pg, b);
-        return cn_malloc_refill(n);
-    }
-    return cn_malloc_slow(n, false);
-}
-
-/* malloc's fast path alone (C++'s operator new): a block of n bytes from
- * the current page of its class, or NULL where malloc would go on to its
- * slow paths. */
-static inline __attribute__((always_inline)) void *cn_malloc_try(size_t n) {
-    if (cn_likely(n <= CN_FAST_MAX)) {
-        cn_page *pg = cn_tls.bins[cn_class_of_small[n]];
-        cn_block *b = pg->free;
-        if (cn_likely(b != NULL)) return cn_page_pop(pg, b);
     }
     return NULL;
+}
+
+/* malloc: the fast path, else the next page of the class (the page was
+ * used up), else the slow path. */
+static inline __attribute__((always_inline)) void *cn_malloc_fast(size_t n) {
+    void *p = cn_malloc_try(n);
+    if (cn_likely(p != NULL)) return p;
+    return n <= CN_FAST_MAX ? cn_malloc_refill(n) : cn_malloc_slow(n, false);
 }
 
 /* The page's owner, for the fast path's comparison only.  Another thread

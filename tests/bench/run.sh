@@ -32,7 +32,8 @@ done
 SMALL=(--workload larson,realloc,phases --threads 1,2 --reps 3 --no-build --timeout 120
        --param larson.ops=300k --param realloc.dmax=4Mi --param realloc.smax=256Ki
        --param phases.bytes=16Mi)
-bench() { CAIRN_LIB=$so "$root/bench/run" "${SMALL[@]}" "$@"; }
+# bench [ARGS]: bench/run on them, measuring $lib as cairn (default: LIBDIR's).
+bench() { CAIRN_LIB=${lib:-$so} "$root/bench/run" "${SMALL[@]}" "$@"; }
 
 # 1. Cairn against glibc: the report's numbers, checked from its own CSVs.
 bench --alloc cairn,glibc --no-profile --out "$work/a" >"$work/a.log" 2>&1
@@ -112,7 +113,7 @@ else pass peer_crash
 fi
 
 # 3. Cairn crashing: the run fails (exit 1) and says so.
-CAIRN_LIB=$work/CRASH.so "$root/bench/run" "${SMALL[@]}" --alloc cairn,glibc --no-profile --out "$work/c" >"$work/c.log" 2>&1
+lib=$work/CRASH.so bench --alloc cairn,glibc --no-profile --out "$work/c" >"$work/c.log" 2>&1
 rc=$?
 if [ $rc -ne 1 ]; then fail cairn_crash "bench/run exited with $rc when Cairn crashed (should be 1)"
 elif ! grep -q "failed or wrong cairn run" "$work/c.log"; then fail cairn_crash "no message: $(tail -2 "$work/c.log" | tr '\n' ' ')"
@@ -121,7 +122,7 @@ fi
 
 # 4. Cairn slower than a peer: the targets say so, the case is listed as
 #    behind, and (with perf) the slowest case is profiled.
-CAIRN_LIB=$work/SLOW.so "$root/bench/run" "${SMALL[@]}" --workload larson --threads 1 --alloc cairn,glibc \
+lib=$work/SLOW.so bench --workload larson --threads 1 --alloc cairn,glibc \
     --out "$work/d" >"$work/d.log" 2>&1
 rc=$?
 md=$work/d/latest.md

@@ -309,6 +309,7 @@ void *cn_huge_alloc(size_t size, size_t alignment, bool zero) {
         mapped = need;
         dirty = cache_place(ptr, need, got, ngot);
         if (thp) thp_ask((void *)ptr, need, dirty);
+        else if (!cn_options[CN_OPT_THP]) cn_os_huge_pages((void *)ptr, need, false);  /* never: even in THP mode "always" */
     }
     /* Only what came from the cache may hold old contents. */
     if (zero && dirty) memset((void *)ptr, 0, dirty < size ? dirty : size);

@@ -4,10 +4,12 @@
 #include "cairn/internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -154,6 +156,26 @@ bool cn_os_thp_probe(void *page) {
     bool pays = !small || cn_os_thp_verdict(t, small);
     atomic_store_explicit(&thp_dear, !pays, memory_order_relaxed);
     return pays;
+}
+
+bool cn_os_thp_always(void) {
+    static _Atomic int mode;                 /* 0: not read yet, 1: other, 2: always */
+    int m = atomic_load_explicit(&mode, memory_order_relaxed);
+    if (!m) {
+        int e = errno;
+        char buf[64];
+        ssize_t n = -1;
+        int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            n = read(fd, buf, sizeof buf - 1);
+            close(fd);
+        }
+        buf[n > 0 ? n : 0] = 0;
+        m = strstr(buf, "[always]") ? 2 : 1;
+        atomic_store_explicit(&mode, m, memory_order_relaxed);
+        errno = e;
+    }
+    return m == 2;
 }
 
 uint64_t cn_os_random(void) {

@@ -140,6 +140,19 @@ static void *map_aligned(size_t size, bool pressed) {
 
 static bool release_cached_locked(void);
 
+/* The segment map is 64 MiB of .bss of which a program touches a page or
+ * two; in THP mode "always" each touch would make 2 MiB resident.  (Once,
+ * under the pool lock; on 32-bit the map is smaller than a page.) */
+static void segmap_no_huge_pages(void) {
+    static bool done;
+    if (done) return;
+    done = true;
+    uintptr_t ps = cn_os_page_size();
+    uintptr_t a = ((uintptr_t)cn_segmap + ps - 1) & ~(ps - 1);
+    uintptr_t e = (uintptr_t)(cn_segmap + CN_SEGMAP_BITS) & ~(ps - 1);
+    if (e > a) cn_os_huge_pages((void *)a, e - a, false);
+}
+
 /* Map a new segment with at least `min_pages` free pages and list them. */
 static bool segment_new(size_t min_pages) {
     /* For a large block, map only as many pages as a whole number of such
@@ -177,6 +190,11 @@ static bool segment_new(size_t min_pages) {
     if (on_thp) {
         cn_os_huge_pages(p, CN_SEG_SIZE, true);
         cn_count_add(&cn_count.thp_segments, 1);
+    } else if (thp == 0 || cn_os_thp_always()) {
+        /* Where the kernel would use huge pages unasked (THP mode "always"),
+         * say no: a segment's first 64 KiB page would make 2 MiB resident. */
+        cn_os_huge_pages(p, npages * CN_PAGE_SIZE, false);
+        segmap_no_huge_pages();
     }
     uintptr_t a = (uintptr_t)p;
     pool.hint = a > CN_SEG_SIZE ? a - CN_SEG_SIZE : 0;

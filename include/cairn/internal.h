@@ -68,6 +68,10 @@ bool     cn_os_thp_dear(void);
 /* Whether a huge page whose first touch took huge_ns pays, against 4 KiB
  * faults of small_ns. */
 bool     cn_os_thp_verdict(uint64_t huge_ns, uint64_t small_ns);
+/* Whether the system's THP mode is "always": the kernel then backs any
+ * 2 MiB-aligned part of an anonymous mapping with a huge page unasked
+ * (read once from sysfs). */
+bool     cn_os_thp_always(void);
 #define CN_THP_SIZE ((size_t)2 << 20)                  /* x86's transparent huge page   */
 uint64_t cn_os_random(void);
 uint64_t cn_os_now_ms(void);
@@ -106,7 +110,7 @@ typedef enum cn_option_id {
     CN_OPT_PURGE_MAX_DIRTY,   /* ...or at once when more than this many bytes wait */
     CN_OPT_HUGE_THRESHOLD,    /* blocks above this are mapped on their own         */
     CN_OPT_HUGE_CACHE,        /* bytes of freed huge mappings kept for reuse       */
-    CN_OPT_THP,               /* transparent huge pages: 0 never, 1 huge blocks, 2 also segments */
+    CN_OPT_THP,               /* huge pages: 0 never, 1 huge blocks, 2-3 also segments */
     CN_OPT_STATS,             /* text: "1" or "json:PATH"; the number is its mode  */
     CN_OPT_VERBOSE,
     CN_OPT_VALGRIND,          /* 0 never, 1 under memcheck, 2 under any tool       */

@@ -30,6 +30,11 @@
  *                 (this program run again) segments do once the heap is
  *                 past 64 MiB, and a purged segment no longer does (smaps'
  *                 THPeligible, checked when the kernel's mode is madvise)
+ *   thp_decline   segments and the segment map say MADV_NOHUGEPAGE where
+ *                 the kernel's THP mode is always (else they say nothing),
+ *                 blocks of their own mapping follow the system; with
+ *                 CAIRN_THP=0 (this program run again) every one of them
+ *                 says MADV_NOHUGEPAGE (smaps' VmFlags "nh")
  */
 #include "../common.h"
 
@@ -128,16 +133,42 @@ static int thp_eligible(const void *p)
     return flag;
 }
 
+/* Whether the kernel's THP mode is `mode` ("[madvise]", "[always]"). */
+static bool thp_mode_is(const char *mode)
+{
+    char text[128] = "";
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (f) {
+        if (!fgets(text, sizeof text, f)) text[0] = 0;
+        fclose(f);
+    }
+    return strstr(text, mode) != NULL;
+}
+
 /* 1 if the kernel's THP mode is madvise and smaps tells THPeligible. */
 static bool thp_madvise_mode(void)
 {
-    char mode[128] = "";
-    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-    if (f) {
-        if (!fgets(mode, sizeof mode, f)) mode[0] = 0;
-        fclose(f);
+    int here = 0;
+    return thp_mode_is("[madvise]") && thp_eligible(&here) >= 0;
+}
+
+/* Run this program again with `option`=`value` in the environment (the
+ * options are read at start) and argument `arg`; it exits 2 after printing
+ * what went wrong. */
+static void rerun(const char *option, const char *value, const char *arg)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        setenv(option, value, 1);
+        execl("/proc/self/exe", "rss", arg, (char *)NULL);
+        _exit(127);
     }
-    return strstr(mode, "[madvise]") != NULL && thp_eligible(&mode) >= 0;
+    int st = 0;
+    CHECK(waitpid(pid, &st, 0) == pid, "waitpid: %s", strerror(errno));
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "with %s=%s: %s", option, value,
+          WIFEXITED(st) && WEXITSTATUS(st) == 2 ? "see the line above" : "the child did not finish");
 }
 
 /* A count from the "os" object of Cairn's JSON statistics, -1 if absent. */
@@ -204,20 +235,76 @@ static void thp(void)
     const char *why = thp_segments(madvise_mode, false);
     CHECK(!why, "%s", why);
 
-    /* The same program again, with CAIRN_THP=2 (the options are read at
-     * start): now the late segments ask. */
-    fflush(NULL);
-    pid_t pid = fork();
-    CHECK(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        setenv("CAIRN_THP", "2", 1);
-        execl("/proc/self/exe", "rss", "thp-segments", (char *)NULL);
-        _exit(127);
+    /* The same program again, with CAIRN_THP=2: now the late segments ask. */
+    rerun("CAIRN_THP", "2", "thp-segments");
+}
+
+/* Whether the mapping holding p (or, with p NULL, any anonymous mapping of
+ * at least 63 MiB: the segment map's .bss) has VmFlags `flag` in smaps: 1 or
+ * 0, -1 if no such mapping is listed (qemu-user lists its own). */
+static int vm_flag(const void *p, const char *flag)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    CHECK(f, "cannot open /proc/self/smaps");
+    char line[512], want[8];
+    snprintf(want, sizeof want, " %s", flag);
+    int in = 0, found = -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            in = p ? (uintptr_t)p >= lo && (uintptr_t)p < hi : hi - lo >= 63 * MiB && !strchr(line, '/');
+            continue;
+        }
+        if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            line[strcspn(line, "\n")] = ' ';
+            int has = strstr(line, want) && strstr(line, want)[strlen(want)] == ' ';
+            if (p) {
+                found = has;
+                break;
+            }
+            if (has || found < 0) found = has;
+        }
     }
-    int st = 0;
-    CHECK(waitpid(pid, &st, 0) == pid, "waitpid: %s", strerror(errno));
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "with CAIRN_THP=2: %s",
-          WIFEXITED(st) && WEXITSTATUS(st) == 2 ? "see the line above" : "the child did not finish");
+    fclose(f);
+    return found;
+}
+
+/* The mappings that say MADV_NOHUGEPAGE ("nh"), as `never` (CAIRN_THP=0)
+ * or the default in THP mode `always` wants: returns NULL or what is wrong. */
+static const char *thp_declined(bool never)
+{
+    bool always = thp_mode_is("[always]");      /* huge pages unasked */
+    char *small = HIDE(malloc(HIDE((size_t)64)));
+    char *mid = HIDE(malloc(HIDE(2 * MiB)));
+    char *big = HIDE(malloc(HIDE(8 * MiB)));
+    if (!small || !mid || !big) return "malloc returned NULL";
+    memset(small, 1, 64);
+    int seg = vm_flag(small, "nh"), map = vm_flag(NULL, "nh"), m = vm_flag(mid, "nh");
+    if (seg < 0) return NULL;                     /* smaps does not list our mappings */
+    if (seg != (never || always))
+        return seg ? "a segment says MADV_NOHUGEPAGE (only CAIRN_THP=0 or THP mode always should)"
+                   : "a segment does not say MADV_NOHUGEPAGE (CAIRN_THP=0 or THP mode always)";
+    if (sizeof(void *) == 8 && map != (never || always))
+        return map ? "the segment map says MADV_NOHUGEPAGE (only CAIRN_THP=0 or THP mode always should)"
+                   : "the segment map does not say MADV_NOHUGEPAGE (CAIRN_THP=0 or THP mode always)";
+    if (m != never)
+        return m ? "a 2 MiB block says MADV_NOHUGEPAGE (it should follow the system, but for CAIRN_THP=0)"
+                 : "a 2 MiB block does not say MADV_NOHUGEPAGE with CAIRN_THP=0";
+    if (never && vm_flag(big, "nh") != 1) return "an 8 MiB block does not say MADV_NOHUGEPAGE with CAIRN_THP=0";
+    free(small);
+    free(mid);
+    free(big);
+    return NULL;
+}
+
+/* Huge pages where Cairn does not want them are refused, not left to the
+ * system: by default in THP mode always (segments and the segment map),
+ * and everywhere with CAIRN_THP=0 (this program run again). */
+static void thp_decline(void)
+{
+    const char *why = thp_declined(false);
+    CHECK(!why, "%s", why);
+    rerun("CAIRN_THP", "0", "thp-never");
 }
 
 /* Resident bytes of [p, p + n) (page-aligned p), by mincore. */
@@ -377,6 +464,11 @@ int main(int argc, char **argv)
         if (why) fprintf(stderr, "rss thp-segments: %s\n", why);
         return why ? 2 : 0;
     }
+    if (argc > 1 && strcmp(argv[1], "thp-never") == 0) {         /* run by thp_decline() */
+        const char *why = thp_declined(true);
+        if (why) fprintf(stderr, "rss thp-never: %s\n", why);
+        return why ? 2 : 0;
+    }
     t_init("rss");
     unsigned t = 120;
     run_test("calloc_fresh", calloc_fresh, t);
@@ -392,5 +484,6 @@ int main(int argc, char **argv)
     run_test("trim_4k", trim_4k, t);
     run_test("trim_256k", trim_256k, t);
     run_test("thp", thp, t);
+    run_test("thp_decline", thp_decline, t);
     return t_finish();
 }

@@ -5,15 +5,15 @@
  * class, and large blocks, flow back into one pool that every class and
  * every thread draws from.
  *
- * Freed pages stay resident ("dirty") until their segment has seen no free
- * for CAIRN_PURGE_DELAY_MS, or until more than CAIRN_PURGE_MAX_DIRTY bytes
- * wait; then they are purged with madvise.  Dirty and clean (purged or never
+ * Freed pages stay resident ("dirty") until the oldest of their segment's
+ * has waited CAIRN_PURGE_DELAY_MS, or until more than CAIRN_PURGE_MAX_DIRTY
+ * bytes wait; then they are purged with madvise.  Dirty and clean (purged or never
  * used) pages form separate spans in separate lists, and a request takes a
  * dirty span when one fits: memory already resident serves first, so the
  * pool touches new pages only when the resident ones cannot serve.  A span
  * being freed merges with its dirty neighbours; purging a segment merges
  * its free pages into clean spans.  Segments with dirty pages are kept in a
- * list ordered by their last free, so the check is O(1).  A segment whose
+ * list ordered by when they got their oldest, so the check is O(1).  A segment whose
  * pages are all free is unmapped, except one spare.
  * Everything here runs under cn_pool_lock.
  */
@@ -35,9 +35,9 @@ static struct {
     size_t   short_pages;             /* under pressure: the size that last fit... */
     uint64_t short_until;             /* ...tried first until then (ms)            */
     cn_page *dirty_first, *dirty_last;             /* segments (their meta page)
-                                                      with dirty pages, oldest
-                                                      last free first; meta->key
-                                                      is that time */
+                                                      with dirty pages, by when
+                                                      they got the first of them
+                                                      (meta->key), oldest first */
 } pool;
 
 /* ---------------------------------------------------------------------------
@@ -215,9 +215,9 @@ static bool segment_new(size_t min_pages) {
     return true;
 }
 
-/* The dirty-segment list, linked through the meta descriptors.  The last
- * free of its first (oldest) segment is also kept where cn_pool_expire can
- * read it without the lock (0: no dirty segment). */
+/* The dirty-segment list, linked through the meta descriptors.  The time of
+ * its first (oldest) segment is also kept where cn_pool_expire can read it
+ * without the lock (0: no dirty segment). */
 static _Atomic uint64_t dirty_oldest;
 
 static void dirty_first_set(cn_page *meta) {
@@ -233,7 +233,13 @@ static void dirty_unlink(cn_page *meta) {
     meta->flags &= (uint8_t)~CN_PF_DIRTY;
 }
 
+/* A page of the segment of `meta` is freed (dirty) at `now`.  The segment
+ * keeps its place and time if it already had dirty pages: its pages go
+ * back to the OS once its oldest dirty one has waited the purge delay, even
+ * if others keep being freed there (with the time of the last free, a
+ * segment of a busy program, which frees spans everywhere, never was). */
 static void dirty_touch(cn_page *meta, uint64_t now) {
+    if (meta->flags & CN_PF_DIRTY) return;
     dirty_unlink(meta);
     meta->key = now;
     meta->flags |= CN_PF_DIRTY;

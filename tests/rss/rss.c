@@ -19,6 +19,10 @@
  *                the main thread goes on with a little small-block work
  *                every 120 ms, RSS comes back within 2 MiB of where it
  *                started (the empty slabs shared as spares age too)
+ *   busy_back     six 512 KiB blocks freed in a segment where another is
+ *                 freed every 20 ms: after 400 ms their pages are purged
+ *                 (the purge delay counts from the oldest free page, not
+ *                 the segment's last free)
  *   huge_back     256 MiB of huge blocks freed: once the purge delay has
  *                 passed, a little small-block work gives their cached
  *                 pages back (the cache may hold the recent peak until then)
@@ -433,6 +437,37 @@ static void spares_back(void)
           (peak - before) / 1024);
 }
 
+/* Pages freed in a segment that keeps seeing frees go back too: six
+ * 512 KiB blocks of one segment are freed, then a seventh is allocated and
+ * freed there every 20 ms; 400 ms later the first six's pages are not
+ * resident (the churn reuses the first block's). */
+static void busy_back(void)
+{
+    enum { N = 21, FREED = 6 };
+    size_t size = 512 * KiB;
+    unsigned char *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = HIDE(malloc(HIDE(size)));
+        CHECK(p[i], "malloc(512 KiB) returned NULL");
+        memset(p[i], i + 1, size);
+    }
+    /* The block after the freed ones holds their segment, and the blocks
+     * are in address order there (each segment is made for whole blocks). */
+    for (int i = 1; i <= FREED; i++)
+        CHECK(p[i] == p[0] + (size_t)i * size, "512 KiB blocks 0 and %d are not neighbours", i);
+    for (int i = 0; i < FREED; i++) free(HIDE(p[i]));
+    for (int round = 0; round < 20; round++) {
+        usleep(20 * 1000);
+        void *q = HIDE(malloc(HIDE(size)));
+        CHECK(q, "malloc(512 KiB) returned NULL");
+        free(q);
+    }
+    size_t r = resident(p[1], (FREED - 1) * size);
+    CHECK(r <= (FREED - 1) * size / 4, "2.5 MiB freed 400 ms ago in a segment where a block was freed every 20 ms "
+          "since: %zu KiB of it still resident", r / 1024);
+    for (int i = FREED; i < N; i++) free(HIDE(p[i]));
+}
+
 static void huge_back(void)
 {
     enum { N = 8 };
@@ -477,6 +512,7 @@ int main(int argc, char **argv)
     run_test("pages_reuse", pages_reuse, t);
     run_test("spares_back", spares_back, t);
     run_test("huge_back", huge_back, t);
+    run_test("busy_back", busy_back, t);
     run_test("back_64", back_64, t);
     run_test("back_4k", back_4k, t);
     run_test("back_256k", back_256k, t);

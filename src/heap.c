@@ -1,5 +1,5 @@
-/* heap.c -- thread heaps: creation, frees from other threads, thread exit,
- * and fork.
+/* heap.c -- thread heaps: creation, frees from other threads, idle heaps,
+ * thread exit, and fork.
  *
  * Every thread gets a heap on its first allocation; only that thread touches
  * it, so malloc and free need no lock.  A block freed by another thread is
@@ -9,9 +9,11 @@
  * list.  When a thread exits, its pages with live blocks go to the
  * `orphans` heap (under a lock) where any thread can adopt them; empty
  * pages go back to the pool.  The orphans heap's kept
- * lists hold the spare empty slabs live threads share (page.c).  Heap
- * structures are never unmapped, only reused, so a late remote free into
- * an exited thread's heap is still safe.
+ * lists hold the spare empty slabs live threads share (page.c).  A heap
+ * whose thread waits while others free its blocks has its emptied full
+ * pages given back by them (Idle heaps, below).  Heap structures are never
+ * unmapped, only reused, so a late remote free into an exited thread's
+ * heap is still safe.
  */
 #include "cairn/internal.h"
 
@@ -51,7 +53,9 @@ static void heap_reset(cn_heap *h) {
         h->bins[i] = &cn_page_empty;
         h->queue[i].first = h->queue[i].last = NULL;
     }
+    cn_lock_acquire(&h->full_lock);
     h->full.first = h->full.last = NULL;
+    cn_lock_release(&h->full_lock);
     h->kept_new.first = h->kept_new.last = h->kept_old.first = h->kept_old.last = NULL;
     h->kept_pages = 0;
 }
@@ -88,13 +92,23 @@ static inline uintptr_t *node_link(cn_block *b, bool run) { return run ? (uintpt
 
 /* Push the chain of nodes first..last (linked with owner's key) onto
  * owner's list. */
-static void remote_push(cn_heap *owner, cn_block *first, cn_block *last, bool last_run) {
+static void chain_push(cn_heap *owner, cn_block *first, cn_block *last, bool last_run) {
     uintptr_t *link = node_link(last, last_run);
     uintptr_t old = atomic_load_explicit(&owner->remote, memory_order_relaxed);
     do {
         *link = old ^ owner->remote_key;
     } while (!atomic_compare_exchange_weak_explicit(&owner->remote, &old, (uintptr_t)first,
                                                     memory_order_release, memory_order_relaxed));
+}
+
+static void reclaim_maybe(cn_heap *a);
+
+/* chain_push, of n blocks, counted: an owner that lets many wait may be
+ * idle (see reclaim below). */
+static void remote_push(cn_heap *owner, cn_block *first, cn_block *last, bool last_run, uint32_t n) {
+    chain_push(owner, first, last, last_run);
+    uint32_t waiting = atomic_fetch_add_explicit(&owner->pending, n, memory_order_relaxed) + n;
+    if (cn_unlikely(waiting >= CN_RECLAIM_MIN)) reclaim_maybe(owner);
 }
 
 /* Make run head..tail of n blocks a node: head's fourth word points at the
@@ -126,7 +140,7 @@ static __thread struct {
 
 static void batch_push(void) {
     if (!rf.n) return;
-    remote_push(rf.owner, rf.first, rf.last, rf.last_run);
+    remote_push(rf.owner, rf.first, rf.last, rf.last_run, rf.n);
     rf.n = 0;
 }
 
@@ -194,7 +208,7 @@ static cn_noinline void remote_free_rare(cn_heap *owner, cn_page *pg, cn_block *
      * Others push the block at once, as a run of one where runs fit. */
     if (CN_REMOTE_BATCH <= 1 || rf.off || cn_tls_heap == &cn_heap_empty) {
         if (run) run_seal(b, b, 1);
-        remote_push(owner, b, b, run);
+        remote_push(owner, b, b, run, 1);
     } else {
         batch_add(owner, b, false, 1);
     }
@@ -236,11 +250,12 @@ void cn_heap_remote_free(cn_heap *owner, cn_page *pg, cn_block *b) {
 
 /* Move an orphan page into h (under the orphan lock). */
 static void orphan_take(cn_heap *h, cn_page *pg) {
-    cn_page_list *from = pg->flags & CN_PF_FULL ? &cn_orphans.full : &cn_orphans.queue[pg->cls];
-    cn_page_list *to = pg->flags & CN_PF_FULL ? &h->full : &h->queue[pg->cls];
-    cn_page_list_remove(from, pg);
+    bool full = pg->flags & CN_PF_FULL;
+    cn_page_list_remove(full ? &cn_orphans.full : &cn_orphans.queue[pg->cls], pg);
+    if (full) cn_lock_acquire(&h->full_lock);
     atomic_store_explicit(&pg->owner, h, memory_order_release);
-    cn_page_list_push(to, pg);
+    cn_page_list_push(full ? &h->full : &h->queue[pg->cls], pg);
+    if (full) cn_lock_release(&h->full_lock);
 }
 
 /* cn_free_to_owner for a page of the orphans: the freeing thread adopts
@@ -273,7 +288,11 @@ static void run_free(cn_heap *h, cn_page *pg, cn_block *head, cn_block *tail, ui
     if (atomic_load_explicit(&pg->owner, memory_order_acquire) == h) {
         tail->next = (uintptr_t)pg->free ^ pg->key;
         pg->free = head;
+#if CN_TSAN
+        __atomic_sub_fetch(&pg->used, (uint16_t)n, __ATOMIC_RELAXED);   /* (see reclaim) */
+#else
         pg->used = (uint16_t)(pg->used - n);
+#endif
         if ((int16_t)pg->used <= 0) cn_page_after_free(h, pg);
         return;
     }
@@ -283,6 +302,8 @@ static void run_free(cn_heap *h, cn_page *pg, cn_block *head, cn_block *tail, ui
 void cn_heap_drain(cn_heap *h) {
     uintptr_t list = atomic_exchange_explicit(&h->remote, 0, memory_order_acquire);
     uintptr_t key = h->remote_key;
+    atomic_store_explicit(&h->pending, 0, memory_order_relaxed);
+    atomic_store_explicit(&h->drained_at, (uint32_t)cn_os_now_ms(), memory_order_relaxed);
     while (list) {
         cn_block *b = (cn_block *)list;
         cn_page *pg = cn_slab_first(cn_page_of((uintptr_t)b));
@@ -299,6 +320,127 @@ void cn_heap_drain(cn_heap *h) {
 }
 
 /* ---------------------------------------------------------------------------
+ * Idle heaps
+ *
+ * A thread that allocated blocks and then waits (a main thread that made
+ * the first data and joins its workers) does not drain its remote list, so
+ * the blocks others free for it, and their pages, stay out of use until it
+ * calls malloc again.  A thread pushing frees to a heap whose list holds
+ * CN_RECLAIM_MIN blocks, and that has not drained for CN_RECLAIM_MS, takes
+ * the list and gives back every full page whose blocks are all on it (at
+ * most one look per CN_RECLAIM_MS per heap).  That is safe: the owner holds
+ * no block of such a page, so its fast paths cannot touch it (malloc uses
+ * current pages only, free a block the program holds), and everything
+ * else it does with a full page is under full_lock, which it takes only
+ * when it changes pages.  The one race, the owner freeing the page's last
+ * block itself as the page is taken, ends in cn_page_after_free, which then
+ * finds the page no longer its own.  The rest of the list goes back.
+ * ------------------------------------------------------------------------- */
+#define RECLAIM_BITS 7
+#define RECLAIM_SLOTS (1u << RECLAIM_BITS)     /* slabs counted per look */
+
+typedef struct reclaim_slot { cn_page *pg; uint32_t n; } reclaim_slot;
+
+/* Node b of a remote list: its slab, its block count, the next node. */
+static cn_page *node_read(cn_block *b, uintptr_t key, uint32_t *n, uintptr_t *next, bool *run) {
+    cn_page *pg = cn_slab_first(cn_page_of((uintptr_t)b));
+    *run = runs_fit(pg);
+    if (*run) {
+        uintptr_t *w = (uintptr_t *)b;
+        *n = (uint32_t)((cn_block *)w[3])->next;
+        *next = w[2] ^ key;
+    } else {
+        *n = 1;
+        *next = b->next ^ key;
+    }
+    return pg;
+}
+
+static reclaim_slot *slot_of(reclaim_slot *tab, cn_page *pg) {
+    unsigned i = ((uint32_t)((uintptr_t)pg >> 6) * 0x9e3779b1u) >> (32 - RECLAIM_BITS);
+    for (unsigned k = 0; k < RECLAIM_SLOTS; k++, i = (i + 1) & (RECLAIM_SLOTS - 1))
+        if (tab[i].pg == pg || !tab[i].pg) return &tab[i];
+    return NULL;
+}
+
+/* Under a's full_lock: take a's remote list, unlist the full pages all of
+ * whose blocks are on it into out[] (their owner cleared), and give a back
+ * the rest of the list.  Returns how many pages. */
+static size_t reclaim(cn_heap *a, cn_page **out) {
+    uintptr_t list = atomic_exchange_explicit(&a->remote, 0, memory_order_acquire);
+    uintptr_t key = a->remote_key, next;
+    reclaim_slot tab[RECLAIM_SLOTS];
+    memset(tab, 0, sizeof tab);
+    uint32_t n;
+    bool run;
+    for (uintptr_t l = list; l; l = next) {
+        cn_page *pg = node_read((cn_block *)l, key, &n, &next, &run);
+        reclaim_slot *s = slot_of(tab, pg);
+        if (s) { s->pg = pg; s->n += n; }
+    }
+    size_t got = 0;
+    for (cn_page *pg = a->full.first, *after; pg && got < RECLAIM_SLOTS; pg = after) {
+        after = pg->next;
+        reclaim_slot *s = slot_of(tab, pg);
+        uint16_t out_blocks = (uint16_t)(__atomic_load_n(&pg->used, __ATOMIC_RELAXED) & ~CN_USED_FULL);
+        if (!s || s->pg != pg || s->n != out_blocks) continue;
+        cn_page_list_remove(&a->full, pg);
+        atomic_store_explicit(&pg->owner, NULL, memory_order_release);
+        s->n = UINT32_MAX;                     /* its nodes are dropped */
+        out[got++] = pg;
+    }
+    /* The other nodes, in their order, go back. */
+    cn_block *first = NULL, *last = NULL;
+    bool last_run = false;
+    for (uintptr_t l = list; l; l = next) {
+        cn_block *b = (cn_block *)l;
+        cn_page *pg = node_read(b, key, &n, &next, &run);
+        reclaim_slot *s = slot_of(tab, pg);
+        if (s && s->pg == pg && s->n == UINT32_MAX) continue;
+        if (last) *node_link(last, last_run) = (uintptr_t)b ^ key;
+        else first = b;
+        last = b;
+        last_run = run;
+    }
+    if (first) chain_push(a, first, last, last_run);
+    return got;
+}
+
+/* A heap a look was put off for (looked at a moment ago): the next page
+ * change of any thread looks again (cn_heap_idle_check), so the last frees
+ * for an idle heap are not left out. */
+static _Atomic(cn_heap *) idle_hint;
+
+static cn_noinline void reclaim_maybe(cn_heap *a) {
+    uint32_t now = (uint32_t)cn_os_now_ms();
+    if (now - atomic_load_explicit(&a->drained_at, memory_order_relaxed) < CN_RECLAIM_MS) return;
+    uint32_t last = atomic_load_explicit(&a->reclaim_at, memory_order_relaxed);
+    if (now - last < CN_RECLAIM_MS) {
+        atomic_store_explicit(&idle_hint, a, memory_order_relaxed);
+        return;
+    }
+    if (!atomic_compare_exchange_strong_explicit(&a->reclaim_at, &last, now, memory_order_relaxed,
+                                                 memory_order_relaxed) ||
+        !cn_lock_try(&a->full_lock))
+        return;
+    cn_page *pages[RECLAIM_SLOTS];
+    size_t got = a->state == CN_HEAP_LIVE ? reclaim(a, pages) : 0;
+    cn_lock_release(&a->full_lock);
+    for (size_t i = 0; i < got; i++) {
+        pages[i]->flags = 0;
+        cn_span_free(pages[i]);
+    }
+    if (got) cn_count_add(&cn_count.reclaimed_pages, got);
+}
+
+void cn_heap_idle_check(void) {
+    cn_heap *a = atomic_load_explicit(&idle_hint, memory_order_relaxed);
+    if (cn_likely(!a)) return;
+    atomic_store_explicit(&idle_hint, NULL, memory_order_relaxed);
+    if (atomic_load_explicit(&a->pending, memory_order_relaxed) >= CN_RECLAIM_MIN) reclaim_maybe(a);
+}
+
+/* ---------------------------------------------------------------------------
  * Orphans
  * ------------------------------------------------------------------------- */
 cn_page *cn_orphan_adopt(cn_heap *h, unsigned cls) {
@@ -312,7 +454,9 @@ cn_page *cn_orphan_adopt(cn_heap *h, unsigned cls) {
 
 /* Hand every page of h to the orphans (or the pool, if empty). */
 static void heap_abandon(cn_heap *h) {
+    cn_lock_acquire(&h->full_lock);   /* (a thread giving back its pages finishes first) */
     h->state = CN_HEAP_DEAD;          /* from now on it adopts nothing */
+    cn_lock_release(&h->full_lock);
     cn_heap_drain(h);
     cn_heap_unpin_all(h);
     cn_lock_acquire(&cn_orphan_lock);
@@ -394,7 +538,9 @@ static cn_heap *heap_new(void) {
         }
     }
     if (h) {
+        cn_lock_acquire(&h->full_lock);
         h->state = CN_HEAP_LIVE;
+        cn_lock_release(&h->full_lock);
         /* Set under the lock: fork's child and the statistics read them. */
         if (!cn_vg_on) {               /* under valgrind the front stays empty */
             h->bins = cn_tls.bins;
@@ -441,12 +587,15 @@ void cn_heaps_collect_dead(void) {
 void cn_heap_fork_prepare(void) {
     cn_lock_acquire(&heaps_lock);
     cn_lock_acquire(&cn_orphan_lock);
+    for (cn_heap *h = all_heaps; h; h = h->next_all) cn_lock_acquire(&h->full_lock);
 }
 void cn_heap_fork_parent(void) {
+    for (cn_heap *h = all_heaps; h; h = h->next_all) cn_lock_release(&h->full_lock);
     cn_lock_release(&cn_orphan_lock);
     cn_lock_release(&heaps_lock);
 }
 void cn_heap_fork_child(void) {
+    for (cn_heap *h = all_heaps; h; h = h->next_all) cn_lock_reset(&h->full_lock);
     cn_lock_reset(&cn_orphan_lock);
     cn_lock_reset(&heaps_lock);
     /* The other threads' fronts are copies in the child, and a thread it

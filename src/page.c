@@ -265,9 +265,11 @@ static bool page_has_room(const cn_page *pg) { return pg->free || pg->carved < c
 /* Park a page with no free block in the heap's full list. */
 static void page_park(cn_heap *h, cn_page *pg) {
     cn_page_list_remove(&h->queue[pg->cls], pg);
+    if (h->bins[pg->cls] == pg) set_current(h, pg->cls, &cn_page_empty);
+    cn_lock_acquire(&h->full_lock);
     cn_page_mark_full(pg);
     cn_page_list_push(&h->full, pg);
-    if (h->bins[pg->cls] == pg) set_current(h, pg->cls, &cn_page_empty);
+    cn_lock_release(&h->full_lock);
 }
 
 cn_page *cn_heap_find_page(cn_heap *h, unsigned cls) {
@@ -279,6 +281,7 @@ cn_page *cn_heap_find_page(cn_heap *h, unsigned cls) {
     }
     if (atomic_load_explicit(&h->remote, memory_order_relaxed)) cn_heap_drain(h);
     cn_remote_flush();                 /* (this thread's frees for others wait no longer) */
+    cn_heap_idle_check();
     while ((pg = h->queue[cls].first) != NULL) {
         if (page_has_room(pg)) {
             /* A page with only a few free blocks would be used up at once:
@@ -308,6 +311,14 @@ cn_page *cn_heap_find_page(cn_heap *h, unsigned cls) {
 }
 
 void cn_page_after_free(cn_heap *h, cn_page *pg) {
+    /* Under the lock: while the heap's thread was idle, another may have
+     * given back this full page the moment its last block was freed (the
+     * thread's own free just now: heap.c, reclaim). */
+    cn_lock_acquire(&h->full_lock);
+    if (atomic_load_explicit(&pg->owner, memory_order_relaxed) != h) {
+        cn_lock_release(&h->full_lock);
+        return;
+    }
     if (pg->flags & CN_PF_FULL) {
         /* Back among the pages with room -- at the end of the queue, so it
          * gathers more free blocks before it is chosen again. */
@@ -316,5 +327,6 @@ void cn_page_after_free(cn_heap *h, cn_page *pg) {
         pg->used -= CN_USED_FULL;
         cn_page_list_append(&h->queue[pg->cls], pg);
     }
+    cn_lock_release(&h->full_lock);
     if (pg->used == 0) page_emptied(h, pg);
 }

@@ -65,6 +65,7 @@ typedef struct stats {
     uint64_t thp_segments, thp_blocks; /* asked for transparent huge pages  */
     uint64_t thp_probes, thp_dear;     /* first touches timed; found dear     */
     bool thp_always;                   /* the system's THP mode is "always"   */
+    uint64_t reclaimed;                /* idle heaps' full pages given back   */
     uint64_t resident;            /* the process's RSS; 0 if unknown        */
     /* Derived from the above */
     uint64_t used_blocks, used_bytes, free_blocks, free_block_bytes, overhead;
@@ -229,6 +230,7 @@ static void stats_collect(stats *s) {
     s->thp_probes = atomic_load_explicit(&cn_count.thp_probes, memory_order_relaxed);
     s->thp_dear = atomic_load_explicit(&cn_count.thp_dear, memory_order_relaxed);
     s->thp_always = cn_os_thp_always();
+    s->reclaimed = atomic_load_explicit(&cn_count.reclaimed_pages, memory_order_relaxed);
     s->resident = resident_bytes();
 }
 
@@ -439,6 +441,8 @@ static void render_text(sink *k, const stats *s) {
     if (s->thp_always)
         OUT(k, "the system's THP mode is always: segments say MADV_NOHUGEPAGE%s\n",
             cn_options[CN_OPT_THP] >= 2 ? " unless CAIRN_THP asks for huge pages" : "");
+    if (s->reclaimed)
+        OUT(k, "pages given back from idle threads' heaps: %llu\n", ULL(s->reclaimed));
     if (s->map_refused)
         OUT(k, "the OS refused %llu mappings (last errno %d)\n", ULL(s->map_refused), s->map_errno);
     OUT(k, "Total (incl. huge): system bytes = %llu, in use bytes = %llu, max system bytes = %llu\n",
@@ -523,9 +527,9 @@ static void render_json(sink *k, const stats *s) {
         ULL(s->huge_count), ULL(s->huge_bytes), ULL(s->huge_peak), ULL(s->huge_allocs),
         ULL(s->huge_frees), ULL(s->huge_cache));
     OUT(k, "  \"os\": {\"map_refused\": %llu, \"last_errno\": %d, \"thp_segments\": %llu, \"thp_blocks\": %llu, "
-           "\"thp_probes\": %llu, \"thp_dear\": %llu, \"thp_always\": %d},\n",
+           "\"thp_probes\": %llu, \"thp_dear\": %llu, \"thp_always\": %d, \"reclaimed_pages\": %llu},\n",
         ULL(s->map_refused), s->map_errno, ULL(s->thp_segments), ULL(s->thp_blocks), ULL(s->thp_probes),
-        ULL(s->thp_dear), s->thp_always);
+        ULL(s->thp_dear), s->thp_always, ULL(s->reclaimed));
     OUT(k, "  \"totals\": {\"mapped\": %llu, \"in_use\": %llu, \"free\": %llu},\n",
         ULL(s->pool.mapped + s->huge_bytes), ULL(s->used_bytes + s->large_bytes + s->huge_bytes),
         ULL(s->free_block_bytes + s->free_bytes));

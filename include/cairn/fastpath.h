@@ -71,6 +71,9 @@ static inline __attribute__((always_inline)) bool cn_used_drop(cn_page *pg) {
     return false;
 out:
     return true;
+#elif CN_TSAN
+    /* (A thread giving back an idle heap's full pages reads `used`.) */
+    return (int16_t)__atomic_sub_fetch(&pg->used, 1, __ATOMIC_RELAXED) <= 0;
 #else
     return (int16_t)--pg->used <= 0;
 #endif

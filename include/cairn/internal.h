@@ -8,7 +8,7 @@
  *   segment.c   segments, the segment map and the global page pool
  *   huge.c      blocks mapped on their own
  *   page.c      slabs: carving blocks, per-heap page queues
- *   heap.c      thread heaps: creation, remote frees, thread exit, fork
+ *   heap.c      thread heaps: creation, remote frees, idle heaps, thread exit, fork
  *   alloc.c     malloc & co., the fast path first
  *   free.c      free, misuse detection
  *   init.c      lazy process-wide initialisation
@@ -87,6 +87,10 @@ static inline void cn_lock_acquire(cn_lock *l) {
                                                           memory_order_relaxed)))
         return;
     cn_lock_contended(l);
+}
+static inline bool cn_lock_try(cn_lock *l) {
+    int c = 0;
+    return atomic_compare_exchange_strong_explicit(&l->v, &c, 1, memory_order_acquire, memory_order_relaxed);
 }
 static inline void cn_lock_release(cn_lock *l) {
     if (atomic_exchange_explicit(&l->v, 0, memory_order_release) == 2) cn_os_futex_wake(&l->v);
@@ -339,6 +343,8 @@ cn_heap *cn_heap_get(void);
 void   cn_heap_remote_free(cn_heap *owner, cn_page *pg, cn_block *b);
 /* Push the calling thread's runs and batch of remote frees now. */
 void   cn_remote_flush(void);
+/* Look again at an idle heap a look was put off for (see heap.c). */
+void   cn_heap_idle_check(void);
 /* The heap of a thread that has none yet as it frees a block of another
  * heap's: made now for a thread that only frees (so that its remote frees
  * are batched, and pushed when it exits), unless the thread is exiting
@@ -399,6 +405,7 @@ typedef struct cn_counters {
     _Atomic int      map_errno;                 /* the last one's errno       */
     _Atomic uint64_t thp_segments, thp_blocks;  /* mappings given MADV_HUGEPAGE */
     _Atomic uint64_t thp_probes, thp_dear;      /* first touches timed; found dear */
+    _Atomic uint64_t reclaimed_pages;           /* idle heaps' full pages given back */
 } cn_counters;
 extern cn_counters cn_count;
 static inline void cn_count_add(_Atomic uint64_t *c, uint64_t n) {

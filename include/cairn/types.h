@@ -193,11 +193,29 @@ _Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= 0xffff, "the segment map holds 
 #define CN_REMOTE_HOLD 128
 #endif
 
+/* A heap whose remote list holds CN_RECLAIM_MIN blocks or more and has not
+ * been drained for CN_RECLAIM_MS (its thread waits for others, say) has
+ * its full pages whose every block is on that list given back by a thread
+ * that frees more for it or changes pages, at most once per CN_RECLAIM_MS
+ * (heap.c). */
+#ifndef CN_RECLAIM_MIN
+#define CN_RECLAIM_MIN 256
+#endif
+#ifndef CN_RECLAIM_MS
+#define CN_RECLAIM_MS 10
+#endif
+
 /* A segment is its array of descriptors.  pages[0] describes page 0 itself
  * (kind META, owner NULL) and keeps the segment's own counts: npages = pages
  * mapped (a segment mapped under memory pressure may be short), used = pages
  * handed out of the pool. */
 typedef struct cn_segment { cn_page pages[CN_SEG_PAGES]; } cn_segment;
+
+/* ---------------------------------------------------------------------------
+ * Locks: a small futex lock (never allocates).
+ * ------------------------------------------------------------------------- */
+typedef struct cn_lock { _Atomic int v; } cn_lock;
+#define CN_LOCK_INIT { 0 }
 
 /* ---------------------------------------------------------------------------
  * Heaps
@@ -228,9 +246,15 @@ typedef struct cn_heap {
     struct cn_heap *next_free;       /* dead heaps, for reuse               */
     int state;                       /* cn_heap_state                       */
     cn_page *own_bins[CN_NCLASS];    /* bins of a heap without a front      */
+    cn_lock full_lock;               /* guards `full` (and its pages' FULL
+                                        state) against a thread giving back
+                                        an idle heap's pages (heap.c)       */
     /* Written by other threads: alone on its cache line. */
     _Alignas(64) _Atomic(uintptr_t) remote;   /* blocks freed by others (MPSC stack) */
-    char pad_[64 - sizeof(uintptr_t)];
+    _Atomic uint32_t pending;        /* blocks pushed since the last drain  */
+    _Atomic uint32_t drained_at;     /* the owner's last drain (ms)         */
+    _Atomic uint32_t reclaim_at;     /* the last look at it as idle (ms)    */
+    char pad_[64 - sizeof(uintptr_t) - 3 * sizeof(uint32_t)];
 } cn_heap;
 
 /* What malloc's fast path reads, in the thread's static TLS: one TLS offset
@@ -240,11 +264,5 @@ typedef struct cn_front {
     struct cn_heap *heap;            /* cn_heap_empty until the first malloc */
     cn_page *bins[CN_NCLASS];
 } cn_front;
-
-/* ---------------------------------------------------------------------------
- * Locks: a small futex lock (never allocates).
- * ------------------------------------------------------------------------- */
-typedef struct cn_lock { _Atomic int v; } cn_lock;
-#define CN_LOCK_INIT { 0 }
 
 #endif /* CAIRN_TYPES_H */

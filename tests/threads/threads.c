@@ -615,6 +615,91 @@ static void test_spares(void)
           "came from them (the idle thread keeps the pages)", SPARE_N, hit, SPARE_N);
 }
 
+/* A thread allocates blocks, then idles (alive, no malloc) while another
+ * frees them all: its full pages are given back to the pool anyway (by the
+ * freeing thread, once the idle heap has left its remote frees undrained
+ * for 10 ms), so the other thread's next blocks reuse them; the idle
+ * thread's heap works on afterwards. */
+enum { IDLE_N = 16384, IDLE_SIZE = 256 };
+static uintptr_t *idle_addr;
+static void **idle_blocks;
+static _Atomic int idle_stage;
+
+static void *idle_owner(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < IDLE_N; i++) {
+        idle_blocks[i] = HIDE(malloc(HIDE((size_t)IDLE_SIZE)));
+        CHECK(idle_blocks[i], "malloc(%d) returned NULL in a thread", IDLE_SIZE);
+        memset(idle_blocks[i], i & 0xff, IDLE_SIZE);
+        idle_addr[i] = (uintptr_t)idle_blocks[i];
+    }
+    atomic_store(&idle_stage, 1);
+    while (atomic_load(&idle_stage) != 2) usleep(1000);     /* idle, alive */
+    /* Its heap still works: blocks of the same size, written and checked. */
+    for (int i = 0; i < IDLE_N; i++) {
+        idle_blocks[i] = HIDE(malloc(HIDE((size_t)IDLE_SIZE)));
+        CHECK(idle_blocks[i], "malloc(%d) returned NULL in a thread", IDLE_SIZE);
+        memset(idle_blocks[i], 0x5a, IDLE_SIZE);
+    }
+    for (int i = 0; i < IDLE_N; i++) {
+        const unsigned char *b = idle_blocks[i];
+        CHECK(b[0] == 0x5a && b[IDLE_SIZE - 1] == 0x5a, "block %d changed under its owner", i);
+        free(idle_blocks[i]);
+    }
+    return NULL;
+}
+
+static _Atomic int idle_next;
+
+static void *idle_freer(void *arg)
+{
+    for (int n = (int)(uintptr_t)arg; n-- > 0;) {
+        int i = atomic_fetch_add(&idle_next, 1);
+        const unsigned char *b = idle_blocks[i];
+        CHECK(b[0] == (i & 0xff) && b[IDLE_SIZE - 1] == (i & 0xff), "block %d was overwritten", i);
+        free(idle_blocks[i]);
+    }
+    return NULL;
+}
+
+static void test_idle_owner(void)
+{
+    idle_addr = os_alloc(IDLE_N * sizeof *idle_addr);
+    idle_blocks = os_alloc(IDLE_N * sizeof *idle_blocks);
+    pthread_t t, t2;
+    t_start(&t, idle_owner, NULL);
+    while (atomic_load(&idle_stage) != 1) usleep(1000);
+    /* Threads that free and exit (which pushes what they hold): all the
+     * blocks but one, then, after a wait, the last one. */
+    t_start(&t2, idle_freer, (void *)(uintptr_t)(IDLE_N - 1));
+    t_join(t2);
+    usleep(30 * 1000);
+    t_start(&t2, idle_freer, (void *)(uintptr_t)1);
+    t_join(t2);
+    qsort(idle_addr, IDLE_N, sizeof *idle_addr, cmp_addr);
+    void **q = os_alloc(IDLE_N * sizeof *q);
+    int hit = 0;
+    for (int i = 0; i < IDLE_N; i++) {
+        q[i] = HIDE(malloc(HIDE((size_t)IDLE_SIZE)));
+        CHECK(q[i], "malloc(%d) returned NULL", IDLE_SIZE);
+        memset(q[i], 0xa5, IDLE_SIZE);
+        uintptr_t a = (uintptr_t)q[i];
+        hit += bsearch(&a, idle_addr, IDLE_N, sizeof *idle_addr, cmp_addr) != NULL;
+    }
+    atomic_store(&idle_stage, 2);
+    t_join(t);
+    for (int i = 0; i < IDLE_N; i++) {
+        const unsigned char *b = q[i];
+        CHECK(b[0] == 0xa5 && b[IDLE_SIZE - 1] == 0xa5, "block %d changed while the other thread worked", i);
+        free(q[i]);
+    }
+    os_free(q, IDLE_N * sizeof *q);
+    CHECK(hit >= IDLE_N / 2, "a thread allocated %d blocks of %d B and idles while this one freed them all: only "
+          "%d of this thread's next %d came from their pages (the idle heap keeps them)", IDLE_N, IDLE_SIZE, hit,
+          IDLE_N);
+}
+
 static void test_huge(void)
 {
     int n = nthreads(6);
@@ -635,6 +720,7 @@ int main(void)
     run_test("remote_exit", test_remote_exit, t);
     run_test("remote_runs", test_remote_runs, t);
     run_test("spares", test_spares, t);
+    run_test("idle_owner", test_idle_owner, t);
     run_test("huge", test_huge, t);
     return t_finish();
 }

@@ -416,7 +416,9 @@ static cn_noinline void reclaim_maybe(cn_heap *a) {
     if (now - atomic_load_explicit(&a->drained_at, memory_order_relaxed) < CN_RECLAIM_MS) return;
     uint32_t last = atomic_load_explicit(&a->reclaim_at, memory_order_relaxed);
     if (now - last < CN_RECLAIM_MS) {
-        atomic_store_explicit(&idle_hint, a, memory_order_relaxed);
+        /* (Read first: freeing threads would fight over the line.) */
+        if (atomic_load_explicit(&idle_hint, memory_order_relaxed) != a)
+            atomic_store_explicit(&idle_hint, a, memory_order_relaxed);
         return;
     }
     if (!atomic_compare_exchange_strong_explicit(&a->reclaim_at, &last, now, memory_order_relaxed,

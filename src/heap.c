@@ -281,6 +281,25 @@ void cn_free_to_owner(cn_heap *h, cn_page *pg, cn_block *b) {
     else free_to_orphan(h, pg, b);
 }
 
+/* Node b of a remote list, read before anything is written to it: its
+ * slab, its last block and block count (a lone block is a node of one),
+ * and the next node. */
+typedef struct remote_node { cn_page *pg; cn_block *tail; uintptr_t next; uint32_t n; bool run; } remote_node;
+
+static inline __attribute__((always_inline)) remote_node node_read(cn_block *b, uintptr_t key) {
+    remote_node v = { .pg = cn_slab_first(cn_page_of((uintptr_t)b)), .tail = b, .n = 1 };
+    v.run = runs_fit(v.pg);
+    if (v.run) {
+        uintptr_t *w = (uintptr_t *)b;
+        v.tail = (cn_block *)w[3];
+        v.n = (uint32_t)v.tail->next;
+        v.next = w[2] ^ key;
+    } else {
+        v.next = b->next ^ key;
+    }
+    return v;
+}
+
 /* Free run head..tail of n blocks of slab pg, which h took off its remote
  * stack: spliced onto the slab's free list if h still owns it, else block
  * by block wherever the slab now belongs. */
@@ -306,16 +325,10 @@ void cn_heap_drain(cn_heap *h) {
     atomic_store_explicit(&h->drained_at, (uint32_t)cn_os_now_ms(), memory_order_relaxed);
     while (list) {
         cn_block *b = (cn_block *)list;
-        cn_page *pg = cn_slab_first(cn_page_of((uintptr_t)b));
-        if (runs_fit(pg)) {
-            uintptr_t *w = (uintptr_t *)b;
-            list = w[2] ^ key;
-            cn_block *tail = (cn_block *)w[3];
-            run_free(h, pg, b, tail, (uint32_t)tail->next);
-        } else {
-            list = b->next ^ key;
-            cn_free_to_owner(h, pg, b);
-        }
+        remote_node v = node_read(b, key);
+        list = v.next;
+        if (v.run) run_free(h, v.pg, b, v.tail, v.n);
+        else cn_free_to_owner(h, v.pg, b);
     }
 }
 
@@ -341,21 +354,6 @@ void cn_heap_drain(cn_heap *h) {
 
 typedef struct reclaim_slot { cn_page *pg; uint32_t n; } reclaim_slot;
 
-/* Node b of a remote list: its slab, its block count, the next node. */
-static cn_page *node_read(cn_block *b, uintptr_t key, uint32_t *n, uintptr_t *next, bool *run) {
-    cn_page *pg = cn_slab_first(cn_page_of((uintptr_t)b));
-    *run = runs_fit(pg);
-    if (*run) {
-        uintptr_t *w = (uintptr_t *)b;
-        *n = (uint32_t)((cn_block *)w[3])->next;
-        *next = w[2] ^ key;
-    } else {
-        *n = 1;
-        *next = b->next ^ key;
-    }
-    return pg;
-}
-
 static reclaim_slot *slot_of(reclaim_slot *tab, cn_page *pg) {
     unsigned i = ((uint32_t)((uintptr_t)pg >> 6) * 0x9e3779b1u) >> (32 - RECLAIM_BITS);
     for (unsigned k = 0; k < RECLAIM_SLOTS; k++, i = (i + 1) & (RECLAIM_SLOTS - 1))
@@ -368,15 +366,14 @@ static reclaim_slot *slot_of(reclaim_slot *tab, cn_page *pg) {
  * the rest of the list.  Returns how many pages. */
 static size_t reclaim(cn_heap *a, cn_page **out) {
     uintptr_t list = atomic_exchange_explicit(&a->remote, 0, memory_order_acquire);
-    uintptr_t key = a->remote_key, next;
+    uintptr_t key = a->remote_key;
     reclaim_slot tab[RECLAIM_SLOTS];
     memset(tab, 0, sizeof tab);
-    uint32_t n;
-    bool run;
-    for (uintptr_t l = list; l; l = next) {
-        cn_page *pg = node_read((cn_block *)l, key, &n, &next, &run);
-        reclaim_slot *s = slot_of(tab, pg);
-        if (s) { s->pg = pg; s->n += n; }
+    for (uintptr_t l = list; l;) {
+        remote_node v = node_read((cn_block *)l, key);
+        reclaim_slot *s = slot_of(tab, v.pg);
+        if (s) { s->pg = v.pg; s->n += v.n; }
+        l = v.next;
     }
     size_t got = 0;
     for (cn_page *pg = a->full.first, *after; pg && got < RECLAIM_SLOTS; pg = after) {
@@ -392,15 +389,16 @@ static size_t reclaim(cn_heap *a, cn_page **out) {
     /* The other nodes, in their order, go back. */
     cn_block *first = NULL, *last = NULL;
     bool last_run = false;
-    for (uintptr_t l = list; l; l = next) {
+    for (uintptr_t l = list; l;) {
         cn_block *b = (cn_block *)l;
-        cn_page *pg = node_read(b, key, &n, &next, &run);
-        reclaim_slot *s = slot_of(tab, pg);
-        if (s && s->pg == pg && s->n == UINT32_MAX) continue;
+        remote_node v = node_read(b, key);
+        l = v.next;
+        reclaim_slot *s = slot_of(tab, v.pg);
+        if (s && s->pg == v.pg && s->n == UINT32_MAX) continue;
         if (last) *node_link(last, last_run) = (uintptr_t)b ^ key;
         else first = b;
         last = b;
-        last_run = run;
+        last_run = v.run;
     }
     if (first) chain_push(a, first, last, last_run);
     return got;
@@ -428,10 +426,7 @@ static cn_noinline void reclaim_maybe(cn_heap *a) {
     cn_page *pages[RECLAIM_SLOTS];
     size_t got = a->state == CN_HEAP_LIVE ? reclaim(a, pages) : 0;
     cn_lock_release(&a->full_lock);
-    for (size_t i = 0; i < got; i++) {
-        pages[i]->flags = 0;
-        cn_span_free(pages[i]);
-    }
+    for (size_t i = 0; i < got; i++) cn_span_free(pages[i]);     /* (it resets their flags) */
     if (got) cn_count_add(&cn_count.reclaimed_pages, got);
 }
 

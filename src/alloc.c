@@ -160,8 +160,12 @@ void *cn_aligned(size_t alignment, size_t n) {
     if (!h) return oom();
     void *p = NULL;
     if (alignment <= CN_PAGE_SIZE && n <= CN_SMALL_MAX) {
-        for (unsigned cls = cn_size_class(n); cls < CN_NCLASS; cls++)
-            if (cn_classes[cls].size % alignment == 0) return (p = slab_alloc(h, cls)) ? p : oom();
+        /* Slabs start on a page, so a class whose size is a multiple of
+         * the alignment (a power of two) gives aligned blocks.  Every power
+         * of two is a class size: start from the class of the alignment
+         * (or of n, if larger); one of the next four is a multiple. */
+        for (unsigned cls = cn_size_class(n > alignment ? n : alignment); cls < CN_NCLASS; cls++)
+            if ((cn_classes[cls].size & (alignment - 1)) == 0) return (p = slab_alloc(h, cls)) ? p : oom();
     }
     size_t align_pages = alignment <= CN_PAGE_SIZE ? 1 : alignment / CN_PAGE_SIZE;
     size_t np = (n + CN_PAGE_SIZE - 1) / CN_PAGE_SIZE;

@@ -53,6 +53,10 @@ static void segmap_set(uintptr_t seg, size_t npages) {
  * ------------------------------------------------------------------------- */
 static bool span_dirty(const cn_page *first) { return first->flags & CN_PF_DIRTY; }
 
+/* The length of the span that starts at `first` (free or in use), so that
+ * a segment is walked span by span from page 1.  (At least 1, so a walk always moves on.) */
+static size_t span_len(const cn_page *first) { return first->npages ? first->npages : 1; }
+
 static void list_insert(cn_page *first) {
     size_t n = first->npages, d = span_dirty(first);
     first->prev = NULL;
@@ -82,12 +86,36 @@ static cn_page *list_find_in(size_t d, size_t n) {
 
 static cn_page *merge_find(size_t n);
 
-/* The span to cut n pages from: the shortest dirty one that fits, else the
- * shortest clean one, else free neighbours merged (merge_find); or NULL. */
-static cn_page *list_find(size_t n) {
-    cn_page *s = list_find_in(1, n);
-    if (!s) s = list_find_in(0, n);
-    if (!s) s = merge_find(n);
+/* Pages to skip at the start of free span s so that it starts on a multiple
+ * of `align` pages (address alignment: segments are aligned). */
+static size_t align_skip(const cn_page *s, size_t align) {
+    return cn_align_gap(cn_page_addr(s), align * CN_PAGE_SIZE) / CN_PAGE_SIZE;
+}
+
+/* A span in lists d too short to hold n pages at any position (shorter than
+ * n + align - 1) but placed so that it holds them aligned; or NULL.  Looks
+ * at a few spans of each length, shortest first. */
+static cn_page *list_find_placed(size_t d, size_t n, size_t align) {
+    for (size_t len = n; len < n + align - 1 && len < CN_SEG_PAGES; len++) {
+        if (!(pool.nonempty[d][len / CN_WORD_BITS] & ((uintptr_t)1 << (len % CN_WORD_BITS)))) continue;
+        cn_page *s = pool.lists[d][len];
+        for (int k = 0; s && k < 8; s = s->next, k++)
+            if (align_skip(s, align) + n <= len) return s;
+    }
+    return NULL;
+}
+
+/* The span to cut n pages (aligned to `align` pages) from: the shortest
+ * dirty one that holds them, else the shortest clean one, else free
+ * neighbours merged (merge_find); or NULL. */
+static cn_page *list_find(size_t n, size_t align) {
+    size_t want = n + align - 1;          /* holds n aligned pages wherever it is */
+    cn_page *s = NULL;
+    for (size_t d = 2; !s && d-- > 0;) {
+        if (align > 1) s = list_find_placed(d, n, align);
+        if (!s) s = list_find_in(d, want);
+    }
+    if (!s) s = merge_find(want);
     return s;
 }
 
@@ -317,7 +345,7 @@ static size_t purge_segment(cn_segment *seg) {
         pg[0].flags &= (uint8_t)~CN_PF_THP;
     }
     for (size_t i = 1; i < n;)
-        i = pg[i].kind == CN_KIND_FREE ? run_merge(seg, i, true, all, &purged) : i + 1;
+        i = pg[i].kind == CN_KIND_FREE ? run_merge(seg, i, true, all, &purged) : i + span_len(&pg[i]);
     pool.purged_bytes += purged;
     dirty_unlink(&pg[0]);
     return purged;
@@ -332,7 +360,7 @@ static cn_page *merge_find(size_t n) {
         cn_page *pg = seg->pages;
         size_t end = pg[0].npages;
         for (size_t i = 1; i < end;) {
-            if (pg[i].kind != CN_KIND_FREE) { i++; continue; }
+            if (pg[i].kind != CN_KIND_FREE) { i += span_len(&pg[i]); continue; }
             size_t j = i;
             while (j < end && pg[j].kind == CN_KIND_FREE) j += pg[j].npages;
             if (j - i >= n) {
@@ -400,14 +428,12 @@ static void span_take(cn_page *s, size_t n, bool *zero) {
 }
 
 cn_page *cn_span_alloc_aligned(size_t npages, size_t align_pages, cn_kind kind, bool *zero) {
-    size_t want = npages + align_pages - 1;
     cn_lock_acquire(&cn_pool_lock);
-    cn_page *s = list_find(want);
-    if (!s && segment_new(want)) s = list_find(want);
+    cn_page *s = list_find(npages, align_pages);
+    if (!s && segment_new(npages + align_pages - 1)) s = list_find(npages, align_pages);
     if (s) {
         list_remove(s);
-        uintptr_t a = cn_page_addr(s), align = align_pages * CN_PAGE_SIZE;
-        size_t skip = cn_align_gap(a, align) / CN_PAGE_SIZE;
+        size_t skip = align_skip(s, align_pages);
         if (skip) {                                  /* give back the pages before it */
             size_t total = s->npages;
             span_publish(s, skip);
@@ -517,7 +543,7 @@ void cn_pool_walk(cn_pool_info *info, void (*visit)(void *arg, const cn_page *fi
     info->purged = pool.purged_bytes;
     for (cn_segment *seg = pool.segments; seg; seg = (cn_segment *)seg->pages[0].free) {
         size_t n = seg->pages[0].npages;
-        for (size_t i = 1; i < n; i += seg->pages[i].npages ? seg->pages[i].npages : 1)
+        for (size_t i = 1; i < n; i += span_len(&seg->pages[i]))
             if (visit) visit(arg, &seg->pages[i]);
     }
     cn_lock_release(&cn_pool_lock);

@@ -15,6 +15,11 @@
  *                 after two touched 256 KiB blocks were freed land on their
  *                 resident pages (mincore), not on never-used ones, though
  *                 a never-used run is a closer fit
+ *   aligned_reuse a 256 KiB block aligned to 256 KiB, made right after one
+ *                 like it was freed between two in use, lands on its
+ *                 resident pages (mincore): a run of 4 pages placed on a
+ *                 4-page boundary holds it, though only a run of 7 holds it
+ *                 wherever it starts
  *   spares_back   a thread frees 16 MiB of 64-byte blocks and exits; while
  *                the main thread goes on with a little small-block work
  *                every 120 ms, RSS comes back within 2 MiB of where it
@@ -400,6 +405,25 @@ static void pages_reuse(void)
     for (int i = 0; i < N; i++) if (i != 20 && i != 21) free(a[i]);
 }
 
+static void aligned_reuse(void)
+{
+    enum { N = 12, FREED = 6 };
+    size_t size = 256 * 1024;                       /* 4 pages of 64 KiB */
+    void *a[N], *q;
+    for (int i = 0; i < N; i++) {
+        CHECK(posix_memalign(&a[i], size, size) == 0, "posix_memalign(256 KiB, 256 KiB) failed");
+        memset(a[i], i + 1, size);
+    }
+    free(HIDE(a[FREED]));
+    CHECK(posix_memalign(&q, size, size) == 0, "posix_memalign(256 KiB, 256 KiB) failed");
+    CHECK(((uintptr_t)q & (size - 1)) == 0, "%p is not 256 KiB aligned", q);
+    size_t r = resident(q, size);
+    CHECK(r == size, "a 256 KiB-aligned block made right after a touched one like it was freed: only %zu of its "
+          "256 KiB resident (it went to never-used pages)", r / 1024);
+    free(q);
+    for (int i = 0; i < N; i++) if (i != FREED) free(a[i]);
+}
+
 static void *spares_thread(void *arg)
 {
     (void)arg;
@@ -510,6 +534,7 @@ int main(int argc, char **argv)
     run_test("huge_reuse", huge_reuse, t);
     run_test("huge_grow", huge_grow, t);
     run_test("pages_reuse", pages_reuse, t);
+    run_test("aligned_reuse", aligned_reuse, t);
     run_test("spares_back", spares_back, t);
     run_test("huge_back", huge_back, t);
     run_test("busy_back", busy_back, t);

@@ -58,6 +58,7 @@ static void heap_reset(cn_heap *h) {
     cn_lock_release(&h->full_lock);
     h->kept_new.first = h->kept_new.last = h->kept_old.first = h->kept_old.last = NULL;
     h->kept_pages = 0;
+    atomic_store_explicit(&h->reclaim_idle, 0, memory_order_relaxed);
 }
 
 /* ---------------------------------------------------------------------------
@@ -341,7 +342,9 @@ void cn_heap_drain(cn_heap *h) {
  * calls malloc again.  A thread pushing frees to a heap whose list holds
  * CN_RECLAIM_MIN blocks, and that has not drained for CN_RECLAIM_MS, takes
  * the list and gives back every full page whose blocks are all on it (at
- * most one look per CN_RECLAIM_MS per heap).  That is safe: the owner holds
+ * most one look per CN_RECLAIM_MS per heap, backing off to
+ * CN_RECLAIM_MS << CN_RECLAIM_BACKOFF after looks that find nothing).
+ * That is safe: the owner holds
  * no block of such a page, so its fast paths cannot touch it (malloc uses
  * current pages only, free a block the program holds), and everything
  * else it does with a full page is under full_lock, which it takes only
@@ -413,7 +416,8 @@ static cn_noinline void reclaim_maybe(cn_heap *a) {
     uint32_t now = (uint32_t)cn_os_now_ms();
     if (now - atomic_load_explicit(&a->drained_at, memory_order_relaxed) < CN_RECLAIM_MS) return;
     uint32_t last = atomic_load_explicit(&a->reclaim_at, memory_order_relaxed);
-    if (now - last < CN_RECLAIM_MS) {
+    uint32_t idle = atomic_load_explicit(&a->reclaim_idle, memory_order_relaxed);
+    if (now - last < (uint32_t)CN_RECLAIM_MS << idle) {
         /* (Read first: freeing threads would fight over the line.) */
         if (atomic_load_explicit(&idle_hint, memory_order_relaxed) != a)
             atomic_store_explicit(&idle_hint, a, memory_order_relaxed);
@@ -425,6 +429,11 @@ static cn_noinline void reclaim_maybe(cn_heap *a) {
         return;
     cn_page *pages[RECLAIM_SLOTS];
     size_t got = a->state == CN_HEAP_LIVE ? reclaim(a, pages) : 0;
+    /* A look that finds nothing to give back costs a walk of the list:
+     * back off (a heap whose thread is busy, not idle, drains it soon). */
+    idle = atomic_load_explicit(&a->reclaim_idle, memory_order_relaxed);
+    atomic_store_explicit(&a->reclaim_idle, got ? 0 : idle < CN_RECLAIM_BACKOFF ? idle + 1 : idle,
+                          memory_order_relaxed);
     cn_lock_release(&a->full_lock);
     for (size_t i = 0; i < got; i++) cn_span_free(pages[i]);     /* (it resets their flags) */
     if (got) cn_count_add(&cn_count.reclaimed_pages, got);

@@ -196,13 +196,17 @@ _Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= 0xffff, "the segment map holds 
 /* A heap whose remote list holds CN_RECLAIM_MIN blocks or more and has not
  * been drained for CN_RECLAIM_MS (its thread waits for others, say) has
  * its full pages whose every block is on that list given back by a thread
- * that frees more for it or changes pages, at most once per CN_RECLAIM_MS
- * (heap.c). */
+ * that frees more for it or changes pages, at most once per CN_RECLAIM_MS;
+ * after each look that finds nothing, the next waits twice as long, up to
+ * CN_RECLAIM_MS << CN_RECLAIM_BACKOFF (heap.c). */
 #ifndef CN_RECLAIM_MIN
 #define CN_RECLAIM_MIN 256
 #endif
 #ifndef CN_RECLAIM_MS
-#define CN_RECLAIM_MS 10
+#define CN_RECLAIM_MS 4
+#endif
+#ifndef CN_RECLAIM_BACKOFF
+#define CN_RECLAIM_BACKOFF 3
 #endif
 
 /* A segment is its array of descriptors.  pages[0] describes page 0 itself
@@ -254,7 +258,8 @@ typedef struct cn_heap {
     _Atomic uint32_t pending;        /* blocks pushed since the last drain  */
     _Atomic uint32_t drained_at;     /* the owner's last drain (ms)         */
     _Atomic uint32_t reclaim_at;     /* the last look at it as idle (ms)    */
-    char pad_[64 - sizeof(uintptr_t) - 3 * sizeof(uint32_t)];
+    _Atomic uint32_t reclaim_idle;   /* looks in a row that found nothing   */
+    char pad_[64 - sizeof(uintptr_t) - 4 * sizeof(uint32_t)];
 } cn_heap;
 
 /* What malloc's fast path reads, in the thread's static TLS: one TLS offset

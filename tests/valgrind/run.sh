@@ -32,7 +32,8 @@ if ! gcc -O1 -g -Wall -Wextra -Werror "$here/bugs.c" -o "$bin" -ldl >"$out/build
     exit 0
 fi
 
-VG=(valgrind --soname-synonyms=somalloc=nouserintercepts --leak-check=full --error-exitcode=99)
+VG=(valgrind --soname-synonyms=somalloc=nouserintercepts --leak-check=full --error-exitcode=99
+    --suppressions="$here/thread-exit.supp")
 
 # vg NAME ARGS...: run under memcheck with Cairn preloaded; log in $out/NAME.log
 vg() {

@@ -97,7 +97,6 @@ static size_t align_skip(const cn_page *s, size_t align) {
  * at a few spans of each length, shortest first. */
 static cn_page *list_find_placed(size_t d, size_t n, size_t align) {
     for (size_t len = n; len < n + align - 1 && len < CN_SEG_PAGES; len++) {
-        if (!(pool.nonempty[d][len / CN_WORD_BITS] & ((uintptr_t)1 << (len % CN_WORD_BITS)))) continue;
         cn_page *s = pool.lists[d][len];
         for (int k = 0; s && k < 8; s = s->next, k++)
             if (align_skip(s, align) + n <= len) return s;
@@ -111,9 +110,9 @@ static cn_page *list_find_placed(size_t d, size_t n, size_t align) {
 static cn_page *list_find(size_t n, size_t align) {
     size_t want = n + align - 1;          /* holds n aligned pages wherever it is */
     cn_page *s = NULL;
-    for (size_t d = 2; !s && d-- > 0;) {
-        if (align > 1) s = list_find_placed(d, n, align);
-        if (!s) s = list_find_in(d, want);
+    for (int dirty = 1; !s && dirty >= 0; dirty--) {
+        if (align > 1) s = list_find_placed((size_t)dirty, n, align);
+        if (!s) s = list_find_in((size_t)dirty, want);
     }
     if (!s) s = merge_find(want);
     return s;

@@ -15,6 +15,10 @@
  *                 after two touched 256 KiB blocks were freed land on their
  *                 resident pages (mincore), not on never-used ones, though
  *                 a never-used run is a closer fit
+ *   class_reuse   blocks of 100 KiB made right after three touched 128 KiB
+ *                 blocks were freed (a fourth still in use) land on their
+ *                 resident pages (mincore): a big class's slab holds one
+ *                 block, so its pages serve other sizes once it is freed
  *   aligned_reuse a 256 KiB block aligned to 256 KiB, made right after one
  *                 like it was freed between two in use, lands on its
  *                 resident pages (mincore): a run of 4 pages placed on a
@@ -375,34 +379,44 @@ static void huge_grow(void)
     free(d);
 }
 
-static void pages_reuse(void)
+/* n touched blocks of `big` bytes are made and blocks first..first+nfreed-1
+ * freed; k blocks of `small` bytes made right after must be resident
+ * (mincore): they landed on the freed pages.  `lost` says what it means
+ * if not. */
+static void expect_reuse(size_t big, int n, int first, int nfreed, size_t small, int k, const char *lost)
 {
-    /* Blocks of 4 pages fill segments 15 at a time (63 free pages each),
-     * leaving 3 never-used pages at a segment's end: a closer fit for a
-     * 3-page block than the 8 resident pages freed below. */
-    enum { N = 32, K = 2 };
-    size_t big = 256 * 1024, small = 150 * 1024;   /* 4 and 3 pages of 64 KiB */
-    unsigned char *a[N], *b[K];
-    for (int i = 0; i < N; i++) {
+    unsigned char *a[64], *b[8];
+    CHECK(n <= 64 && k <= 8, "expect_reuse: too many blocks");
+    for (int i = 0; i < n; i++) {
         a[i] = HIDE(malloc(big));
-        CHECK(a[i], "malloc(256 KiB) returned NULL");
+        CHECK(a[i], "malloc(%zu KiB) returned NULL", big / KiB);
         memset(a[i], i + 1, big);
     }
-    free(HIDE(a[20]));
-    free(HIDE(a[21]));
-    for (int i = 0; i < K; i++) {
+    for (int i = first; i < first + nfreed; i++) free(HIDE(a[i]));
+    for (int i = 0; i < k; i++) {
         b[i] = HIDE(malloc(small));
-        CHECK(b[i], "malloc(150 KiB) returned NULL");
+        CHECK(b[i], "malloc(%zu KiB) returned NULL", small / KiB);
     }
-    for (int i = 0; i < K; i++) {
+    for (int i = 0; i < k; i++) {
         uintptr_t start = ((uintptr_t)b[i] + 4095) & ~(uintptr_t)4095;
         size_t len = ((uintptr_t)b[i] + small - start) & ~(size_t)4095;
         size_t r = resident((void *)start, len);
-        CHECK(r == len, "block %d of 150 KiB, made right after 512 KiB of touched blocks were freed: only %zu of its "
-              "%zu KiB resident (it went to never-used pages)", i, r / 1024, len / 1024);
+        CHECK(r == len, "block %d of %zu KiB, made right after %d touched blocks of %zu KiB were freed: only %zu of "
+              "its %zu KiB resident (%s)", i, small / KiB, nfreed, big / KiB, r / KiB, len / KiB, lost);
     }
-    for (int i = 0; i < K; i++) free(b[i]);
-    for (int i = 0; i < N; i++) if (i != 20 && i != 21) free(a[i]);
+    for (int i = 0; i < k; i++) free(b[i]);
+    for (int i = 0; i < n; i++) if (i < first || i >= first + nfreed) free(a[i]);
+}
+
+/* Blocks of 4 pages fill segments 15 at a time (63 free pages each),
+ * leaving 3 never-used pages at a segment's end: a closer fit for a
+ * 3-page block than the 8 resident pages freed here. */
+static void pages_reuse(void) { expect_reuse(256 * KiB, 32, 20, 2, 150 * KiB, 2, "it went to never-used pages"); }
+
+/* Two size classes; the fourth 128 KiB block stays in use. */
+static void class_reuse(void)
+{
+    expect_reuse(128 * KiB, 4, 0, 3, 100 * KiB, 3, "the freed blocks' pages stayed with their class");
 }
 
 static void aligned_reuse(void)
@@ -534,6 +548,7 @@ int main(int argc, char **argv)
     run_test("huge_reuse", huge_reuse, t);
     run_test("huge_grow", huge_grow, t);
     run_test("pages_reuse", pages_reuse, t);
+    run_test("class_reuse", class_reuse, t);
     run_test("aligned_reuse", aligned_reuse, t);
     run_test("spares_back", spares_back, t);
     run_test("huge_back", huge_back, t);

@@ -19,7 +19,7 @@ typedef struct {
     long long ops; /* per generation */
     int gen, gens;
     rng_t rng;
-} lineage_t;
+} __attribute__((aligned(64))) lineage_t;   /* a cache line each: no false sharing */
 
 static size_t lo, hi;
 static pthread_mutex_t done_mu = PTHREAD_MUTEX_INITIALIZER;

@@ -24,11 +24,11 @@ void cn_classes_init(void) {
     for (unsigned cls = 0; cls < CN_NCLASS; cls++) {
         cn_class *c = &cn_classes[cls];
         size_t size = class_size(cls), np;
-        /* The smallest slab with at most 1/8 left over.  Big classes get
-         * slabs of one to three blocks: a slab of 4 x 128 KiB kept 2-3 freed
-         * blocks resident for its class alone, where an emptied slab goes
-         * back to the pool for any size (mstress 3-11% leaner, time level;
-         * bench/README). */
+        /* The smallest slab with at most 1/8 left over, so big classes get
+         * slabs of a few blocks (one from 56 KiB up).  Slabs of at least 4
+         * blocks (4 x 128 KiB) kept freed blocks resident for their class
+         * alone, where an emptied slab goes back to the pool for any size
+         * (mstress 3-11% leaner, time level; bench/README). */
         for (np = 1; np < CN_SEG_PAGES / 2; np++) {
             size_t span = np * CN_PAGE_SIZE, cap = span / size;
             if (cap >= 1 && (span - cap * size) * 8 <= span) break;

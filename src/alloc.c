@@ -24,14 +24,14 @@ void cn_classes_init(void) {
     for (unsigned cls = 0; cls < CN_NCLASS; cls++) {
         cn_class *c = &cn_classes[cls];
         size_t size = class_size(cls), np;
-        /* The smallest slab with at most 1/8 left over, so big classes get
-         * slabs of a few blocks (one from 56 KiB up).  Slabs of at least 4
-         * blocks (4 x 128 KiB) kept freed blocks resident for their class
-         * alone, where an emptied slab goes back to the pool for any size
-         * (mstress 3-11% leaner, time level; bench/README). */
+        /* The smallest slab with at most 1/8 left over (so at least one
+         * block): big classes get slabs of a few blocks, one from 56 KiB
+         * up, which go back to the pool for any size once emptied (at least
+         * 4 blocks a slab kept freed ones resident for their class alone:
+         * mstress 3-11% fatter; bench/README). */
         for (np = 1; np < CN_SEG_PAGES / 2; np++) {
-            size_t span = np * CN_PAGE_SIZE, cap = span / size;
-            if (cap >= 1 && (span - cap * size) * 8 <= span) break;
+            size_t span = np * CN_PAGE_SIZE;
+            if ((span % size) * 8 <= span) break;
         }
         size_t cap = np * CN_PAGE_SIZE / size;
         unsigned shift = (unsigned)__builtin_ctzl(size);

@@ -431,9 +431,9 @@ static cn_noinline void reclaim_maybe(cn_heap *a) {
     size_t got = a->state == CN_HEAP_LIVE ? reclaim(a, pages) : 0;
     /* A look that finds nothing to give back costs a walk of the list:
      * back off (a heap whose thread is busy, not idle, drains it soon). */
-    idle = atomic_load_explicit(&a->reclaim_idle, memory_order_relaxed);
-    atomic_store_explicit(&a->reclaim_idle, got ? 0 : idle < CN_RECLAIM_BACKOFF ? idle + 1 : idle,
-                          memory_order_relaxed);
+    if (got) idle = 0;
+    else if (idle < CN_RECLAIM_BACKOFF) idle++;
+    atomic_store_explicit(&a->reclaim_idle, idle, memory_order_relaxed);
     cn_lock_release(&a->full_lock);
     for (size_t i = 0; i < got; i++) cn_span_free(pages[i]);     /* (it resets their flags) */
     if (got) cn_count_add(&cn_count.reclaimed_pages, got);

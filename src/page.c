@@ -5,7 +5,9 @@
  * `full` list until a free brings them back.  A page that empties is kept a
  * short while for reuse, then goes back to the pool.  The current page is
  * pinned (its `used` counts one extra), so freeing its last block is not
- * "empty" and a malloc/free loop stays on it.
+ * "empty" and a malloc/free loop stays on it.  A class that would take a
+ * new page may instead be lent a page of a bigger class with many free
+ * blocks (see lend); the page stays in its own class's queue meanwhile.
  */
 #include "cairn/internal.h"
 
@@ -88,7 +90,7 @@ static void set_current(cn_heap *h, unsigned cls, cn_page *pg) {
         pg->flags |= CN_PF_CURRENT;
     }
     if (old != &cn_page_empty) {
-        __atomic_store_n(&h->allocs[cls], h->allocs[cls] + (old->tally >> CN_TALLY_SHIFT), __ATOMIC_RELAXED);
+        __atomic_store_n(&h->allocs[old->cls], h->allocs[old->cls] + (old->tally >> CN_TALLY_SHIFT), __ATOMIC_RELAXED);
         old->tally = old->used;
         old->flags &= (uint8_t)~CN_PF_CURRENT;
         if (--old->used == 0) page_emptied(h, old);
@@ -272,23 +274,49 @@ static void page_park(cn_heap *h, cn_page *pg) {
     cn_lock_release(&h->full_lock);
 }
 
+/* A page of a bigger class, to serve class cls instead of a new page while
+ * no freed (resident) page waits in the pool: its free blocks are resident,
+ * a new page's are not.  Programs move from size to size (a phase of 96-byte
+ * nodes, then one of 48-byte ones), and a class's count of blocks wanders
+ * (it holds its peak count in pages, the process only the peak total): a
+ * bigger class's spare room then serves instead of new pages.  Its blocks
+ * are at most CN_LEND_RATIO times the size, and a multiple of the largest
+ * power of two that divides it, so that aligned requests stay aligned; the
+ * page must have 1/CN_LEND_ROOM of its blocks free and not be current.  It
+ * stays in its class's queue, which passes over it while it is lent. */
+static cn_page *lend(cn_heap *h, unsigned cls) {
+    if (cn_pool_dirty_pages() >= cn_classes[cls].npages) return NULL;
+    size_t size = cn_classes[cls].size, align = size & -size;
+    for (unsigned c = cls + 1; c < CN_NCLASS && cn_classes[c].size <= CN_LEND_RATIO * size; c++) {
+        if (cn_classes[c].size & (align - 1)) continue;
+        cn_page *pg = h->queue[c].first;
+        for (int n = 0; pg && n < CN_LEND_SCAN; pg = pg->next, n++)
+            if (!(pg->flags & CN_PF_CURRENT) && (cn_page_capacity(pg) - pg->used) * CN_LEND_ROOM >= cn_page_capacity(pg))
+                return pg;
+    }
+    return NULL;
+}
+
 cn_page *cn_heap_find_page(cn_heap *h, unsigned cls) {
     cn_page *pg = h->bins[cls];
     int skipped = 0;
     if (pg != &cn_page_empty) {
         if (page_has_room(pg)) return make_current(h, cls, pg);
+        if (pg->cls != cls) set_current(h, cls, &cn_page_empty);   /* a lent page */
         page_park(h, pg);
     }
     if (atomic_load_explicit(&h->remote, memory_order_relaxed)) cn_heap_drain(h);
     cn_remote_flush();                 /* (this thread's frees for others wait no longer) */
     cn_heap_idle_check();
     while ((pg = h->queue[cls].first) != NULL) {
-        if (page_has_room(pg)) {
+        bool lent = pg->flags & CN_PF_CURRENT;     /* to a smaller class */
+        if (lent && pg == h->queue[cls].last) break;
+        if (lent || page_has_room(pg)) {
             /* A page with only a few free blocks would be used up at once:
              * send it to the back of the queue to gather more while a fresh
              * page serves, unless every page is like it. */
             uint32_t cap = cn_page_capacity(pg), room = cap - pg->used;
-            if (room * 8 >= cap || pg == h->queue[cls].last) return make_current(h, cls, pg);
+            if (!lent && (room * 8 >= cap || pg == h->queue[cls].last)) return make_current(h, cls, pg);
             cn_page_list_remove(&h->queue[cls], pg);
             cn_page_list_append(&h->queue[cls], pg);
             if (++skipped >= 2) break;
@@ -303,6 +331,7 @@ cn_page *cn_heap_find_page(cn_heap *h, unsigned cls) {
     if ((pg = kept_find(h, cls)) != NULL) return make_current(h, cls, pg);
     if ((pg = cn_orphan_adopt(h, cls)) != NULL) return make_current(h, cls, pg);
     if ((pg = spare_take(h, cls)) != NULL) return make_current(h, cls, pg);
+    if ((pg = lend(h, cls)) != NULL) return make_current(h, cls, pg);
     pg = cn_span_alloc(cn_classes[cls].npages, CN_KIND_SLAB, NULL);
     if (!pg) return NULL;
     page_init(h, pg, cls);

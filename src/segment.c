@@ -40,6 +40,12 @@ static struct {
                                                       (meta->key), oldest first */
 } pool;
 
+/* (Relaxed atomic stores, under the pool lock: lend() in page.c reads the
+ * count unlocked.) */
+static void dirty_add(long d) {
+    __atomic_store_n(&pool.dirty_pages, (size_t)((long)pool.dirty_pages + d), __ATOMIC_RELAXED);
+}
+
 /* ---------------------------------------------------------------------------
  * Segment map
  * ------------------------------------------------------------------------- */
@@ -279,7 +285,7 @@ static void dirty_touch(cn_page *meta, uint64_t now) {
 static void segment_unmap(cn_segment *seg) {
     size_t npages = seg->pages[0].npages;
     for (size_t i = 1; i < npages; i += seg->pages[i].npages) {   /* all free */
-        if (span_dirty(&seg->pages[i])) pool.dirty_pages -= seg->pages[i].npages;
+        if (span_dirty(&seg->pages[i])) dirty_add(-(long)seg->pages[i].npages);
         list_remove(&seg->pages[i]);
     }
     dirty_unlink(&seg->pages[0]);
@@ -322,8 +328,8 @@ static size_t run_merge(cn_segment *seg, size_t i, bool clean, bool all, size_t 
         bool dirty = span_dirty(&pg[j]);
         list_remove(&pg[j]);
         if (clean && (dirty || all)) cn_os_purge((void *)cn_page_addr(&pg[j]), len * CN_PAGE_SIZE);
-        if (clean && dirty) { pool.dirty_pages -= len; *purged += len * CN_PAGE_SIZE; }
-        if (!clean && !dirty) pool.dirty_pages += len;
+        if (clean && dirty) { dirty_add(-(long)len); *purged += len * CN_PAGE_SIZE; }
+        if (!clean && !dirty) dirty_add((long)len);
         for (size_t k = j; k < j + len; k++) pg[k].flags = clean ? 0 : CN_PF_DIRTY;
         j += len;
     }
@@ -399,6 +405,8 @@ void cn_pool_expire(void) {
     cn_lock_release(&cn_pool_lock);
 }
 
+size_t cn_pool_dirty_pages(void) { return __atomic_load_n(&pool.dirty_pages, __ATOMIC_RELAXED); }
+
 size_t cn_pool_purge(bool all) {
     cn_lock_acquire(&cn_pool_lock);
     size_t n = purge_locked(all, cn_os_now_ms());
@@ -417,7 +425,7 @@ static void span_take(cn_page *s, size_t n, bool *zero) {
     if (total > n) span_publish(s + n, total - n);
     bool z = true;
     for (size_t i = 0; i < n; i++)
-        if (s[i].flags & CN_PF_DIRTY) { z = false; s[i].flags = 0; pool.dirty_pages--; }
+        if (s[i].flags & CN_PF_DIRTY) { z = false; s[i].flags = 0; dirty_add(-1); }
     if (zero) *zero = z;
     cn_segment *seg = cn_segment_of_page(s);
     seg->pages[0].used = (uint16_t)(seg->pages[0].used + n);
@@ -459,7 +467,7 @@ static void span_free_locked(cn_page *first, uint64_t now) {
     for (size_t i = 0; i < n; i++) {
         first[i].kind = CN_KIND_FREE;
         atomic_store_explicit(&first[i].owner, NULL, memory_order_relaxed);
-        if (!(first[i].flags & CN_PF_DIRTY)) pool.dirty_pages++;
+        if (!(first[i].flags & CN_PF_DIRTY)) dirty_add(1);
         first[i].flags = CN_PF_DIRTY;
     }
     seg->pages[0].used = (uint16_t)(seg->pages[0].used - n);

@@ -42,8 +42,10 @@ typedef struct heap_stat {
     const cn_heap *heap;
     size_t nr;                    /* creation order: 0 is the first heap    */
     cls_stat cls[CN_NCLASS];
-    uint64_t allocs[CN_NCLASS];   /* allocation requests (0 for orphans: a
-                                     thread counts its pages' before it exits) */
+    uint64_t allocs[CN_NCLASS];   /* blocks of the class handed out (a page
+                                     lent to a smaller class counts here; 0
+                                     for orphans: a thread counts its pages'
+                                     before it exits) */
 } heap_stat;
 
 typedef struct stats {
@@ -54,7 +56,7 @@ typedef struct stats {
     heap_stat orphans;            /* exited threads' pages, and spares      */
     heap_stat unlisted;           /* owners made after the list was taken   */
     cls_stat cls[CN_NCLASS];      /* all heaps together                     */
-    uint64_t allocs[CN_NCLASS];   /* allocation requests, all heaps         */
+    uint64_t allocs[CN_NCLASS];   /* blocks handed out, all heaps           */
     uint64_t slab_bytes;          /* pages of slabs                         */
     uint64_t large_count, large_bytes;
     uint64_t free_spans, free_bytes;

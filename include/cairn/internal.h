@@ -274,6 +274,7 @@ bool     cn_span_grow(cn_page *first, size_t npages);
 /* Purge free pages: those expired, or all of them if `all`.  Returns bytes. */
 size_t   cn_pool_purge(bool all);
 void     cn_pool_expire(void);   /* purge what waited past the purge delay */
+size_t   cn_pool_dirty_pages(void);   /* freed pages not purged (unlocked hint) */
 /* Release what caches keep (spare segments) -- used when the OS says no. */
 bool     cn_pool_release_cached(void);
 /* Pool figures, and a visit of every span (first descriptor) for stats. */

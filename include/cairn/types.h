@@ -174,6 +174,21 @@ _Static_assert(sizeof(cn_page) * CN_SEG_PAGES <= 0xffff, "the segment map holds 
 #define CN_SPARE_PAGES 48
 #endif
 
+/* A class that needs a new page while the pool holds no freed page is lent
+ * a bigger class's page with free blocks instead (page.c, lend): blocks at
+ * most CN_LEND_RATIO times its size, on a page with 1/CN_LEND_ROOM of its
+ * blocks free or more, among the first CN_LEND_SCAN of each class's queue.
+ * A ratio of 1 turns lending off. */
+#ifndef CN_LEND_RATIO
+#define CN_LEND_RATIO 2
+#endif
+#ifndef CN_LEND_ROOM
+#define CN_LEND_ROOM 4
+#endif
+#ifndef CN_LEND_SCAN
+#define CN_LEND_SCAN 4
+#endif
+
 /* Blocks a thread frees for another heap are chained and pushed onto that
  * heap's remote list together, one atomic exchange per this many (or when
  * the owner changes, and as the thread changes pages, trims, reads the

@@ -24,6 +24,14 @@
  *                 resident pages (mincore): a run of 4 pages placed on a
  *                 4-page boundary holds it, though only a run of 7 holds it
  *                 wherever it starts
+ *   lend_reuse    40000 touched 96-byte blocks, every other one freed:
+ *                 of 20000 blocks of 48 bytes made next, nine in ten or
+ *                 more are free 96-byte blocks (usable size 96: half-free
+ *                 pages of the bigger class are lent, not new pages taken)
+ *                 and RSS grows by less than half their bytes; all are
+ *                 16-byte aligned; 64-byte-aligned blocks of 64 bytes made
+ *                 while only 80-byte pages have room are 64-byte aligned
+ *                 (no page whose blocks would break the alignment is lent)
  *   spares_back   a thread frees 16 MiB of 64-byte blocks and exits; while
  *                the main thread goes on with a little small-block work
  *                every 120 ms, RSS comes back within 2 MiB of where it
@@ -530,6 +538,53 @@ static void huge_back(void)
           "RSS is %zu MiB above where it started (the cache kept their pages)", (after - before) / MiB);
 }
 
+/* n touched blocks of `size` bytes, every other one freed (a page of that
+ * class keeps half its blocks: none goes back to the pool).  Returns the
+ * array; the odd slots still hold blocks. */
+static void **half_freed(size_t size, size_t n)
+{
+    void **a = os_alloc(n * sizeof *a);
+    for (size_t i = 0; i < n; i++) {
+        a[i] = HIDE(malloc(size));
+        CHECK(a[i], "malloc(%zu) returned NULL", size);
+        memset(a[i], 1, size);
+    }
+    for (size_t i = 0; i < n; i += 2) free(HIDE(a[i]));
+    return a;
+}
+
+static void lend_reuse(void)
+{
+    enum { N = 40000 };
+    malloc_trim(0);                         /* no freed page waits in the pool */
+    void **big = half_freed(96, N);
+    void **small = os_alloc(N / 2 * sizeof *small);
+    memset(small, 0, N / 2 * sizeof *small);
+    size_t before = rss_bytes(), lent = 0;
+    before = rss_bytes();                   /* (the first call maps libc's sscanf) */
+    for (size_t i = 0; i < N / 2; i++) {
+        small[i] = HIDE(malloc(48));
+        CHECK(small[i], "malloc(48) returned NULL");
+        CHECK(((uintptr_t)small[i] & 15) == 0, "malloc(48) returned %p, not 16-byte aligned", small[i]);
+        memset(small[i], 2, 48);
+        lent += malloc_usable_size(small[i]) == 96;
+    }
+    size_t grown = rss_bytes() - before;
+    CHECK(lent >= N / 2 * 9 / 10, "of %d blocks of 48 bytes made while pages of 96-byte blocks were half free, only "
+          "%zu were 96-byte blocks (new pages were taken instead)", N / 2, lent);
+    CHECK(grown < N / 2 * 48 / 2, "%d blocks of 48 bytes made while pages of 96-byte blocks were half free grew RSS "
+          "by %zu KiB", N / 2, grown / KiB);
+    /* Alignment: a 64-aligned class may only be lent pages of multiples of 64. */
+    void **odd = half_freed(80, 4000);
+    for (int i = 0; i < 2000; i++) {
+        void *p = HIDE(memalign(64, 64));
+        CHECK(p && ((uintptr_t)p & 63) == 0, "memalign(64, 64) returned %p while 80-byte pages had room", p);
+        memset(p, 3, 64);
+    }
+    (void)odd;
+    (void)big;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "thp-segments") == 0) {      /* run by thp() */
@@ -550,6 +605,7 @@ int main(int argc, char **argv)
     run_test("pages_reuse", pages_reuse, t);
     run_test("class_reuse", class_reuse, t);
     run_test("aligned_reuse", aligned_reuse, t);
+    run_test("lend_reuse", lend_reuse, t);
     run_test("spares_back", spares_back, t);
     run_test("huge_back", huge_back, t);
     run_test("busy_back", busy_back, t);

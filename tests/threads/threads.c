@@ -16,6 +16,13 @@
  *   spares       a thread frees 4 MiB of 64-byte blocks and waits: most of
  *                another thread's next 4 MiB of them reuse those blocks
  *                (an idle thread keeps only a few empty pages for itself)
+ *   lend         4 threads each free every other one of 8000 patterned
+ *                96-byte blocks, then make 4000 of 48 bytes, which are lent
+ *                those free blocks (most of them in all, while no freed
+ *                page waits in the pool); half of the 48-byte ones are
+ *                freed by the next thread (remote frees into lent pages)
+ *                while their owner frees the rest and exits; every block
+ *                keeps its pattern to the end
  *   huge         threads malloc, realloc (grow, shrink, move), memalign
  *                and free blocks of 128 KiB - 8 MiB side by side: every
  *                block is as big as asked (all of it writable) and keeps
@@ -700,6 +707,58 @@ static void test_idle_owner(void)
           IDLE_N);
 }
 
+enum { LEND_THREADS = 4, LEND_BIG = 8000, LEND_SMALL = 4000 };
+static block lend_small[LEND_THREADS][LEND_SMALL];
+static _Atomic int lend_count, lend_stage;
+
+static void lend_wait(int stage)
+{
+    atomic_fetch_add(&lend_stage, 1);
+    while (atomic_load(&lend_stage) < stage * LEND_THREADS) usleep(100);
+}
+
+static void *lend_thread(void *arg)
+{
+    int id = (int)(uintptr_t)arg, lent = 0;
+    block *big = os_alloc(LEND_BIG * sizeof *big), *small = lend_small[id];
+    for (int i = 0; i < LEND_BIG; i++) {
+        big[i].n = 96;
+        big[i].p = HIDE(malloc(96));
+        CHECK(big[i].p, "malloc(96) returned NULL in a thread");
+        big[i].seed = pattern_seed(big[i].p, (uint64_t)i);
+        pattern_fill(big[i].p, 96, big[i].seed);
+    }
+    for (int i = 0; i < LEND_BIG; i += 2) check_free(big[i], "96-byte block");
+    for (int i = 0; i < LEND_SMALL; i++) {
+        small[i].n = 48;
+        small[i].p = HIDE(malloc(48));
+        CHECK(small[i].p, "malloc(48) returned NULL in a thread");
+        small[i].seed = pattern_seed(small[i].p, (uint64_t)i);
+        pattern_fill(small[i].p, 48, small[i].seed);
+        lent += malloc_usable_size(small[i].p) == 96;
+    }
+    atomic_fetch_add(&lend_count, lent);
+    lend_wait(1);
+    /* The next thread's odd blocks are this one's to free; its own even ones. */
+    block *next = lend_small[(id + 1) % LEND_THREADS];
+    for (int i = 0; i < LEND_SMALL; i += 2) check_free(small[i], "48-byte block, freed by its owner");
+    for (int i = 1; i < LEND_SMALL; i += 2) check_free(next[i], "48-byte block, freed by another thread");
+    for (int i = 1; i < LEND_BIG; i += 2) check_free(big[i], "96-byte block");
+    os_free(big, LEND_BIG * sizeof *big);
+    return NULL;
+}
+
+static void test_lend(void)
+{
+    malloc_trim(0);                         /* no freed page waits in the pool */
+    pthread_t t[LEND_THREADS];
+    for (int i = 0; i < LEND_THREADS; i++) t_start(&t[i], lend_thread, (void *)(uintptr_t)i);
+    for (int i = 0; i < LEND_THREADS; i++) t_join(t[i]);
+    int lent = atomic_load(&lend_count);
+    CHECK(lent >= LEND_THREADS * LEND_SMALL / 2, "only %d of %d blocks of 48 bytes, made while each thread's pages "
+          "of 96-byte blocks were half free, were lent 96-byte blocks", lent, LEND_THREADS * LEND_SMALL);
+}
+
 static void test_huge(void)
 {
     int n = nthreads(6);
@@ -721,6 +780,7 @@ int main(void)
     run_test("remote_runs", test_remote_runs, t);
     run_test("spares", test_spares, t);
     run_test("idle_owner", test_idle_owner, t);
+    run_test("lend", test_lend, t);
     run_test("huge", test_huge, t);
     return t_finish();
 }

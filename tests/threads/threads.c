@@ -38,10 +38,10 @@ typedef struct block {
     uint64_t seed;
 } block;
 
-static block make_block(rng *r, size_t max, uint64_t index)
+static block sized_block(size_t n, uint64_t index)
 {
     block b;
-    b.n = rng_size(r, max);
+    b.n = n;
     b.p = HIDE(malloc(HIDE(b.n)));
     CHECK(b.p, "malloc(%zu) returned NULL in a thread", b.n);
     CHECK(((uintptr_t)b.p & 15) == 0, "malloc(%zu) = %p is not 16-byte aligned", b.n, (void *)b.p);
@@ -49,6 +49,8 @@ static block make_block(rng *r, size_t max, uint64_t index)
     pattern_fill(b.p, b.n, b.seed);
     return b;
 }
+
+static block make_block(rng *r, size_t max, uint64_t index) { return sized_block(rng_size(r, max), index); }
 
 static void check_free(block b, const char *where)
 {
@@ -721,20 +723,10 @@ static void *lend_thread(void *arg)
 {
     int id = (int)(uintptr_t)arg, lent = 0;
     block *big = os_alloc(LEND_BIG * sizeof *big), *small = lend_small[id];
-    for (int i = 0; i < LEND_BIG; i++) {
-        big[i].n = 96;
-        big[i].p = HIDE(malloc(96));
-        CHECK(big[i].p, "malloc(96) returned NULL in a thread");
-        big[i].seed = pattern_seed(big[i].p, (uint64_t)i);
-        pattern_fill(big[i].p, 96, big[i].seed);
-    }
+    for (int i = 0; i < LEND_BIG; i++) big[i] = sized_block(96, (uint64_t)i);
     for (int i = 0; i < LEND_BIG; i += 2) check_free(big[i], "96-byte block");
     for (int i = 0; i < LEND_SMALL; i++) {
-        small[i].n = 48;
-        small[i].p = HIDE(malloc(48));
-        CHECK(small[i].p, "malloc(48) returned NULL in a thread");
-        small[i].seed = pattern_seed(small[i].p, (uint64_t)i);
-        pattern_fill(small[i].p, 48, small[i].seed);
+        small[i] = sized_block(48, (uint64_t)i);
         lent += malloc_usable_size(small[i].p) == 96;
     }
     atomic_fetch_add(&lend_count, lent);

@@ -309,12 +309,13 @@ cn_page *cn_heap_find_page(cn_heap *h, unsigned cls) {
     cn_remote_flush();                 /* (this thread's frees for others wait no longer) */
     cn_heap_idle_check();
     while ((pg = h->queue[cls].first) != NULL) {
-        bool lent = pg->flags & CN_PF_CURRENT;     /* to a smaller class */
+        bool lent = pg->flags & CN_PF_CURRENT;     /* current for a smaller class */
         if (lent && pg == h->queue[cls].last) break;
         if (lent || page_has_room(pg)) {
             /* A page with only a few free blocks would be used up at once:
              * send it to the back of the queue to gather more while a fresh
-             * page serves, unless every page is like it. */
+             * page serves, unless every page is like it.  A lent page goes
+             * to the back too, whatever its room. */
             uint32_t cap = cn_page_capacity(pg), room = cap - pg->used;
             if (!lent && (room * 8 >= cap || pg == h->queue[cls].last)) return make_current(h, cls, pg);
             cn_page_list_remove(&h->queue[cls], pg);

@@ -264,6 +264,12 @@ static cn_page *make_current(cn_heap *h, unsigned cls, cn_page *pg) {
 
 static bool page_has_room(const cn_page *pg) { return pg->free || pg->carved < cn_page_capacity(pg); }
 
+/* Has pg at least 1/part of its blocks free? */
+static bool page_free_share(const cn_page *pg, uint32_t part) {
+    uint32_t cap = cn_page_capacity(pg);
+    return (cap - pg->used) * part >= cap;
+}
+
 /* Park a page with no free block in the heap's full list. */
 static void page_park(cn_heap *h, cn_page *pg) {
     cn_page_list_remove(&h->queue[pg->cls], pg);
@@ -291,8 +297,7 @@ static cn_page *lend(cn_heap *h, unsigned cls) {
         if (cn_classes[c].size & (align - 1)) continue;
         cn_page *pg = h->queue[c].first;
         for (int n = 0; pg && n < CN_LEND_SCAN; pg = pg->next, n++)
-            if (!(pg->flags & CN_PF_CURRENT) && (cn_page_capacity(pg) - pg->used) * CN_LEND_ROOM >= cn_page_capacity(pg))
-                return pg;
+            if (!(pg->flags & CN_PF_CURRENT) && page_free_share(pg, CN_LEND_ROOM)) return pg;
     }
     return NULL;
 }
@@ -316,8 +321,7 @@ cn_page *cn_heap_find_page(cn_heap *h, unsigned cls) {
              * send it to the back of the queue to gather more while a fresh
              * page serves, unless every page is like it.  A lent page goes
              * to the back too, whatever its room. */
-            uint32_t cap = cn_page_capacity(pg), room = cap - pg->used;
-            if (!lent && (room * 8 >= cap || pg == h->queue[cls].last)) return make_current(h, cls, pg);
+            if (!lent && (page_free_share(pg, 8) || pg == h->queue[cls].last)) return make_current(h, cls, pg);
             cn_page_list_remove(&h->queue[cls], pg);
             cn_page_list_append(&h->queue[cls], pg);
             if (++skipped >= 2) break;

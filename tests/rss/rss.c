@@ -539,9 +539,9 @@ static void huge_back(void)
 }
 
 /* n touched blocks of `size` bytes, every other one freed (a page of that
- * class keeps half its blocks: none goes back to the pool).  Returns the
- * array; the odd slots still hold blocks. */
-static void **half_freed(size_t size, size_t n)
+ * class keeps half its blocks: none goes back to the pool).  The others
+ * stay live until the subtest's process ends. */
+static void half_freed(size_t size, size_t n)
 {
     void **a = os_alloc(n * sizeof *a);
     for (size_t i = 0; i < n; i++) {
@@ -550,18 +550,18 @@ static void **half_freed(size_t size, size_t n)
         memset(a[i], 1, size);
     }
     for (size_t i = 0; i < n; i += 2) free(HIDE(a[i]));
-    return a;
+    os_free(a, n * sizeof *a);
 }
 
 static void lend_reuse(void)
 {
     enum { N = 40000 };
     malloc_trim(0);                         /* no freed page waits in the pool */
-    void **big = half_freed(96, N);
+    half_freed(96, N);
     void **small = os_alloc(N / 2 * sizeof *small);
     memset(small, 0, N / 2 * sizeof *small);
+    rss_bytes();                            /* (the first call maps libc's sscanf) */
     size_t before = rss_bytes(), lent = 0;
-    before = rss_bytes();                   /* (the first call maps libc's sscanf) */
     for (size_t i = 0; i < N / 2; i++) {
         small[i] = HIDE(malloc(48));
         CHECK(small[i], "malloc(48) returned NULL");
@@ -575,14 +575,12 @@ static void lend_reuse(void)
     CHECK(grown < N / 2 * 48 / 2, "%d blocks of 48 bytes made while pages of 96-byte blocks were half free grew RSS "
           "by %zu KiB", N / 2, grown / KiB);
     /* Alignment: a 64-aligned class may only be lent pages of multiples of 64. */
-    void **odd = half_freed(80, 4000);
+    half_freed(80, 4000);
     for (int i = 0; i < 2000; i++) {
         void *p = HIDE(memalign(64, 64));
         CHECK(p && ((uintptr_t)p & 63) == 0, "memalign(64, 64) returned %p while 80-byte pages had room", p);
         memset(p, 3, 64);
     }
-    (void)odd;
-    (void)big;
 }
 
 int main(int argc, char **argv)

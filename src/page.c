@@ -270,6 +270,17 @@ static bool page_free_share(const cn_page *pg, uint32_t part) {
     return (cap - pg->used) * part >= cap;
 }
 
+/* Are pg's free blocks worth a page change?  Blocks above 1 KiB always are
+ * (the program writes more per block than a change costs; skipped, a page
+ * of 2 or 4 KiB blocks with one free would cost a new page); smaller ones
+ * when they make an eighth of the page, or CN_EXTEND_BYTES, what a fresh
+ * page hands out per change. */
+static bool page_worth_taking(const cn_page *pg) {
+    size_t size = cn_classes[pg->cls].size;
+    uint32_t free_blocks = cn_page_capacity(pg) - pg->used;
+    return size > 1024 || page_free_share(pg, 8) || free_blocks * size >= CN_EXTEND_BYTES;
+}
+
 /* Park a page with no free block in the heap's full list. */
 static void page_park(cn_heap *h, cn_page *pg) {
     cn_page_list_remove(&h->queue[pg->cls], pg);
@@ -321,7 +332,7 @@ cn_page *cn_heap_find_page(cn_heap *h, unsigned cls) {
              * send it to the back of the queue to gather more while a fresh
              * page serves, unless every page is like it.  A lent page goes
              * to the back too, whatever its room. */
-            if (!lent && (page_free_share(pg, 8) || pg == h->queue[cls].last)) return make_current(h, cls, pg);
+            if (!lent && (page_worth_taking(pg) || pg == h->queue[cls].last)) return make_current(h, cls, pg);
             cn_page_list_remove(&h->queue[cls], pg);
             cn_page_list_append(&h->queue[cls], pg);
             if (++skipped >= 2) break;

@@ -32,6 +32,11 @@
  *                 16-byte aligned; 64-byte-aligned blocks of 64 bytes made
  *                 while only 80-byte pages have room are 64-byte aligned
  *                 (no page whose blocks would break the alignment is lent)
+ *   room_reuse    a thread fills three pages of 4 KiB blocks and frees one
+ *                 block on each of the first two: its next two 4 KiB blocks
+ *                 come from those pages, not a new one; the same for 2 KiB
+ *                 blocks, and for 256-byte blocks with 16 freed on each (4 KiB:
+ *                 worth a page change, though less than an eighth of a page)
  *   spares_back   a thread frees 16 MiB of 64-byte blocks and exits; while
  *                the main thread goes on with a little small-block work
  *                every 120 ms, RSS comes back within 2 MiB of where it
@@ -583,6 +588,57 @@ static void lend_reuse(void)
     }
 }
 
+/* Fill three pages of `size`-byte blocks, free `k` blocks on each of the
+ * first two (not the last, which is being allocated from): the next 2k
+ * blocks must all come from those two pages. */
+typedef struct room_case { size_t size; int k; } room_case;
+
+static void *room_thread(void *arg)
+{
+    const room_case *c = arg;
+    size_t per_page = 65536 / c->size, n = 3 * per_page;
+    unsigned char **a = os_alloc(n * sizeof *a);
+    for (size_t i = 0; i < n; i++) {
+        a[i] = HIDE(malloc(c->size));
+        CHECK(a[i], "malloc(%zu) returned NULL", c->size);
+        CHECK(malloc_usable_size(a[i]) == c->size, "malloc(%zu) has usable size %zu (test assumes a class of that size)",
+              c->size, malloc_usable_size(a[i]));
+        memset(a[i], 1, c->size);
+    }
+    uintptr_t pa = (uintptr_t)a[0] >> 16, last = (uintptr_t)a[n - 1] >> 16, pb = 0;
+    CHECK(pa != last, "%zu blocks of %zu bytes share one 64 KiB page (test assumes %zu a page)", n, c->size, per_page);
+    for (size_t i = 1; i < n && !pb; i++)
+        if (((uintptr_t)a[i] >> 16) != pa && ((uintptr_t)a[i] >> 16) != last) pb = (uintptr_t)a[i] >> 16;
+    CHECK(pb, "the %zu blocks of %zu bytes are not on three pages", n, c->size);
+    int freed_a = 0, freed_b = 0;
+    for (size_t i = 0; i < n; i++) {
+        uintptr_t pg = (uintptr_t)a[i] >> 16;
+        if ((pg == pa && freed_a < c->k && ++freed_a) || (pg == pb && freed_b < c->k && ++freed_b)) {
+            free(a[i]);
+            a[i] = NULL;
+        }
+    }
+    for (int j = 0; j < 2 * c->k; j++) {
+        unsigned char *p = HIDE(malloc(c->size));
+        CHECK(p, "malloc(%zu) returned NULL", c->size);
+        uintptr_t pg = (uintptr_t)p >> 16;
+        CHECK(pg == pa || pg == pb, "with %d free blocks of %zu bytes on each of two full pages, block %d of the next "
+              "%d came from another page (%p: a new page was taken)", c->k, c->size, j + 1, 2 * c->k, (void *)p);
+    }
+    return NULL;                             /* (the blocks go with the test's process) */
+}
+
+/* Each in a thread of its own: a fresh heap, with no pages of the class. */
+static void room_reuse(void)
+{
+    static const room_case cases[] = { {4096, 1}, {2048, 1}, {256, 16} };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pthread_t t;
+        t_start(&t, room_thread, (void *)&cases[i]);
+        t_join(t);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "thp-segments") == 0) {      /* run by thp() */
@@ -604,6 +660,7 @@ int main(int argc, char **argv)
     run_test("class_reuse", class_reuse, t);
     run_test("aligned_reuse", aligned_reuse, t);
     run_test("lend_reuse", lend_reuse, t);
+    run_test("room_reuse", room_reuse, t);
     run_test("spares_back", spares_back, t);
     run_test("huge_back", huge_back, t);
     run_test("busy_back", busy_back, t);

@@ -270,15 +270,12 @@ static bool page_free_share(const cn_page *pg, uint32_t part) {
     return (cap - pg->used) * part >= cap;
 }
 
-/* Are pg's free blocks worth a page change?  Blocks above 1 KiB always are
- * (the program writes more per block than a change costs; skipped, a page
- * of 2 or 4 KiB blocks with one free would cost a new page); smaller ones
- * when they make an eighth of the page, or CN_EXTEND_BYTES, what a fresh
- * page hands out per change. */
+/* Are pg's free blocks worth a page change: an eighth of its blocks, or any
+ * block above 1 KiB?  (A page of 4 KiB blocks with one free is a sixteenth
+ * free; skipped, it would cost a new page, while the program writes more
+ * per block than the change costs.) */
 static bool page_worth_taking(const cn_page *pg) {
-    size_t size = cn_classes[pg->cls].size;
-    uint32_t free_blocks = cn_page_capacity(pg) - pg->used;
-    return size > 1024 || page_free_share(pg, 8) || free_blocks * size >= CN_EXTEND_BYTES;
+    return cn_classes[pg->cls].size > 1024 || page_free_share(pg, 8);
 }
 
 /* Park a page with no free block in the heap's full list. */

@@ -34,9 +34,9 @@
  *                 (no page whose blocks would break the alignment is lent)
  *   room_reuse    a thread fills three pages of 4 KiB blocks and frees one
  *                 block on each of the first two: its next two 4 KiB blocks
- *                 come from those pages, not a new one; the same for 2 KiB
- *                 blocks, and for 256-byte blocks with 16 freed on each (4 KiB:
- *                 worth a page change, though less than an eighth of a page)
+ *                 come from those pages, not a new one (one free block above
+ *                 1 KiB is worth a page change); the same for 2 KiB and
+ *                 1280-byte blocks
  *   spares_back   a thread frees 16 MiB of 64-byte blocks and exits; while
  *                the main thread goes on with a little small-block work
  *                every 120 ms, RSS comes back within 2 MiB of where it
@@ -622,7 +622,7 @@ static void *room_thread(void *arg)
         unsigned char *p = HIDE(malloc(c->size));
         CHECK(p, "malloc(%zu) returned NULL", c->size);
         uintptr_t pg = (uintptr_t)p >> 16;
-        CHECK(pg == pa || pg == pb, "with %d free blocks of %zu bytes on each of two full pages, block %d of the next "
+        CHECK(pg == pa || pg == pb, "with %d block(s) of %zu bytes free on each of two full pages, block %d of the next "
               "%d came from another page (%p: a new page was taken)", c->k, c->size, j + 1, 2 * c->k, (void *)p);
     }
     return NULL;                             /* (the blocks go with the test's process) */
@@ -631,7 +631,7 @@ static void *room_thread(void *arg)
 /* Each in a thread of its own: a fresh heap, with no pages of the class. */
 static void room_reuse(void)
 {
-    static const room_case cases[] = { {4096, 1}, {2048, 1}, {256, 16} };
+    static const room_case cases[] = { {4096, 1}, {2048, 1}, {1280, 1} };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         pthread_t t;
         t_start(&t, room_thread, (void *)&cases[i]);

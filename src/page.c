@@ -310,9 +310,36 @@ static cn_page *lend(cn_heap *h, unsigned cls) {
     return NULL;
 }
 
+/* The first queued page of class cls worth a page change, or NULL.  Pages
+ * with no free block go to the full list on the way.  A page with only a
+ * few free blocks would be used up at once: it goes to the back of the
+ * queue to gather more while a fresh page serves (after two such), unless
+ * every page is like it.  A page current for a smaller class (lent) goes
+ * to the back too, whatever its room. */
+static cn_page *queue_take(cn_heap *h, unsigned cls) {
+    cn_page *pg;
+    int skipped = 0;
+    while ((pg = h->queue[cls].first) != NULL) {
+        bool lent = pg->flags & CN_PF_CURRENT;
+        if (lent && pg == h->queue[cls].last) break;
+        if (!lent && !page_has_room(pg)) {
+            page_park(h, pg);
+            continue;
+        }
+        if (!lent && (page_worth_taking(pg) || pg == h->queue[cls].last)) return pg;
+        cn_page_list_remove(&h->queue[cls], pg);
+        cn_page_list_append(&h->queue[cls], pg);
+        if (++skipped >= 2) break;
+    }
+    return NULL;
+}
+
+/* The current page of class cls is used up: make another current.  In
+ * order of cost: its own queue, the heap's kept empty pages (a free list
+ * ready), an exited thread's page, a spare, a bigger class's page lent,
+ * a new span from the pool. */
 cn_page *cn_heap_find_page(cn_heap *h, unsigned cls) {
     cn_page *pg = h->bins[cls];
-    int skipped = 0;
     if (pg != &cn_page_empty) {
         if (page_has_room(pg)) return make_current(h, cls, pg);
         if (pg->cls != cls) set_current(h, cls, &cn_page_empty);   /* a lent page */
@@ -321,22 +348,7 @@ cn_page *cn_heap_find_page(cn_heap *h, unsigned cls) {
     if (atomic_load_explicit(&h->remote, memory_order_relaxed)) cn_heap_drain(h);
     cn_remote_flush();                 /* (this thread's frees for others wait no longer) */
     cn_heap_idle_check();
-    while ((pg = h->queue[cls].first) != NULL) {
-        bool lent = pg->flags & CN_PF_CURRENT;     /* current for a smaller class */
-        if (lent && pg == h->queue[cls].last) break;
-        if (lent || page_has_room(pg)) {
-            /* A page with only a few free blocks would be used up at once:
-             * send it to the back of the queue to gather more while a fresh
-             * page serves, unless every page is like it.  A lent page goes
-             * to the back too, whatever its room. */
-            if (!lent && (page_worth_taking(pg) || pg == h->queue[cls].last)) return make_current(h, cls, pg);
-            cn_page_list_remove(&h->queue[cls], pg);
-            cn_page_list_append(&h->queue[cls], pg);
-            if (++skipped >= 2) break;
-            continue;
-        }
-        page_park(h, pg);
-    }
+    if ((pg = queue_take(h, cls)) != NULL) return make_current(h, cls, pg);
     if (h->kept_pages) kept_age(h);
     spare_age();
     cn_pool_expire();

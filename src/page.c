@@ -278,10 +278,9 @@ static bool page_worth_taking(const cn_page *pg) {
     return cn_classes[pg->cls].size > 1024 || page_free_share(pg, 8);
 }
 
-/* Park a page with no free block in the heap's full list. */
+/* Park a page with no free block (not current) in the heap's full list. */
 static void page_park(cn_heap *h, cn_page *pg) {
     cn_page_list_remove(&h->queue[pg->cls], pg);
-    if (h->bins[pg->cls] == pg) set_current(h, pg->cls, &cn_page_empty);
     cn_lock_acquire(&h->full_lock);
     cn_page_mark_full(pg);
     cn_page_list_push(&h->full, pg);
@@ -322,11 +321,13 @@ static cn_page *queue_take(cn_heap *h, unsigned cls) {
     while ((pg = h->queue[cls].first) != NULL) {
         bool lent = pg->flags & CN_PF_CURRENT;
         if (lent && pg == h->queue[cls].last) break;
-        if (!lent && !page_has_room(pg)) {
-            page_park(h, pg);
-            continue;
+        if (!lent) {
+            if (!page_has_room(pg)) {
+                page_park(h, pg);
+                continue;
+            }
+            if (page_worth_taking(pg) || pg == h->queue[cls].last) return pg;
         }
-        if (!lent && (page_worth_taking(pg) || pg == h->queue[cls].last)) return pg;
         cn_page_list_remove(&h->queue[cls], pg);
         cn_page_list_append(&h->queue[cls], pg);
         if (++skipped >= 2) break;
@@ -342,7 +343,7 @@ cn_page *cn_heap_find_page(cn_heap *h, unsigned cls) {
     cn_page *pg = h->bins[cls];
     if (pg != &cn_page_empty) {
         if (page_has_room(pg)) return make_current(h, cls, pg);
-        if (pg->cls != cls) set_current(h, cls, &cn_page_empty);   /* a lent page */
+        set_current(h, cls, &cn_page_empty);      /* (its own class's, or lent) */
         page_park(h, pg);
     }
     if (atomic_load_explicit(&h->remote, memory_order_relaxed)) cn_heap_drain(h);

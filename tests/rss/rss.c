@@ -588,42 +588,34 @@ static void lend_reuse(void)
     }
 }
 
-/* Fill three pages of `size`-byte blocks, free `k` blocks on each of the
- * first two (not the last, which is being allocated from): the next 2k
- * blocks must all come from those two pages. */
-typedef struct room_case { size_t size; int k; } room_case;
-
+/* Fill three pages of `size`-byte blocks, free one block on each of the
+ * first two (not the last, which is being allocated from): the next two
+ * blocks must come from those two pages. */
 static void *room_thread(void *arg)
 {
-    const room_case *c = arg;
-    size_t per_page = 65536 / c->size, n = 3 * per_page;
+    size_t size = *(const size_t *)arg, per_page = 65536 / size, n = 3 * per_page;
     unsigned char **a = os_alloc(n * sizeof *a);
     for (size_t i = 0; i < n; i++) {
-        a[i] = HIDE(malloc(c->size));
-        CHECK(a[i], "malloc(%zu) returned NULL", c->size);
-        CHECK(malloc_usable_size(a[i]) == c->size, "malloc(%zu) has usable size %zu (test assumes a class of that size)",
-              c->size, malloc_usable_size(a[i]));
-        memset(a[i], 1, c->size);
+        a[i] = HIDE(malloc(size));
+        CHECK(a[i], "malloc(%zu) returned NULL", size);
+        CHECK(malloc_usable_size(a[i]) == size, "malloc(%zu) has usable size %zu (test assumes a class of that size)",
+              size, malloc_usable_size(a[i]));
+        memset(a[i], 1, size);
     }
     uintptr_t pa = (uintptr_t)a[0] >> 16, last = (uintptr_t)a[n - 1] >> 16, pb = 0;
-    CHECK(pa != last, "%zu blocks of %zu bytes share one 64 KiB page (test assumes %zu a page)", n, c->size, per_page);
+    CHECK(pa != last, "%zu blocks of %zu bytes share one 64 KiB page (test assumes %zu a page)", n, size, per_page);
+    size_t ib = 0;
     for (size_t i = 1; i < n && !pb; i++)
-        if (((uintptr_t)a[i] >> 16) != pa && ((uintptr_t)a[i] >> 16) != last) pb = (uintptr_t)a[i] >> 16;
-    CHECK(pb, "the %zu blocks of %zu bytes are not on three pages", n, c->size);
-    int freed_a = 0, freed_b = 0;
-    for (size_t i = 0; i < n; i++) {
-        uintptr_t pg = (uintptr_t)a[i] >> 16;
-        if ((pg == pa && freed_a < c->k && ++freed_a) || (pg == pb && freed_b < c->k && ++freed_b)) {
-            free(a[i]);
-            a[i] = NULL;
-        }
-    }
-    for (int j = 0; j < 2 * c->k; j++) {
-        unsigned char *p = HIDE(malloc(c->size));
-        CHECK(p, "malloc(%zu) returned NULL", c->size);
+        if (((uintptr_t)a[i] >> 16) != pa && ((uintptr_t)a[i] >> 16) != last) pb = (uintptr_t)a[ib = i] >> 16;
+    CHECK(pb, "the %zu blocks of %zu bytes are not on three pages", n, size);
+    free(a[0]);
+    free(a[ib]);
+    for (int j = 0; j < 2; j++) {
+        unsigned char *p = HIDE(malloc(size));
+        CHECK(p, "malloc(%zu) returned NULL", size);
         uintptr_t pg = (uintptr_t)p >> 16;
-        CHECK(pg == pa || pg == pb, "with %d block(s) of %zu bytes free on each of two full pages, block %d of the next "
-              "%d came from another page (%p: a new page was taken)", c->k, c->size, j + 1, 2 * c->k, (void *)p);
+        CHECK(pg == pa || pg == pb, "with a block of %zu bytes free on each of two full pages, block %d of the next "
+              "2 came from another page (%p: a new page was taken)", size, j + 1, (void *)p);
     }
     return NULL;                             /* (the blocks go with the test's process) */
 }
@@ -631,10 +623,10 @@ static void *room_thread(void *arg)
 /* Each in a thread of its own: a fresh heap, with no pages of the class. */
 static void room_reuse(void)
 {
-    static const room_case cases[] = { {4096, 1}, {2048, 1}, {1280, 1} };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    static const size_t sizes[] = { 4096, 2048, 1280 };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         pthread_t t;
-        t_start(&t, room_thread, (void *)&cases[i]);
+        t_start(&t, room_thread, (void *)&sizes[i]);
         t_join(t);
     }
 }

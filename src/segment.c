@@ -436,6 +436,7 @@ static void span_take(cn_page *s, size_t n, bool *zero) {
 
 cn_page *cn_span_alloc_aligned(size_t npages, size_t align_pages, cn_kind kind, bool *zero) {
     cn_lock_acquire(&cn_pool_lock);
+    size_t mapped = pool.mapped_bytes;
     cn_page *s = list_find(npages, align_pages);
     if (!s && segment_new(npages + align_pages - 1)) s = list_find(npages, align_pages);
     if (s) {
@@ -451,7 +452,9 @@ cn_page *cn_span_alloc_aligned(size_t npages, size_t align_pages, cn_kind kind, 
         /* Mark it taken before anyone can look at its neighbours. */
         span_mark(s, npages, kind, kind == CN_KIND_SLAB ? CN_KIND_SLAB_TAIL : CN_KIND_LARGE_TAIL);
     }
+    mapped = pool.mapped_bytes > mapped ? pool.mapped_bytes - mapped : 0;
     cn_lock_release(&cn_pool_lock);
+    if (mapped) cn_huge_cache_yield(mapped);     /* freed huge pages first */
     return s;
 }
 

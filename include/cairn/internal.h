@@ -298,6 +298,7 @@ typedef enum { CN_HUGE_NOT_OURS, CN_HUGE_FREED, CN_HUGE_ALREADY_FREED } cn_huge_
 cn_huge_status cn_huge_free(void *p);
 void  *cn_huge_realloc(void *p, size_t size);       /* p must be huge; resizes to size */
 size_t cn_huge_release_cache(void);
+size_t cn_huge_cache_yield(size_t bytes);  /* unmap that much of the cache, oldest first */
 void   cn_huge_expire(void);   /* unmap cached mappings past the purge delay */
 void   cn_huge_fork_prepare(void);
 void   cn_huge_fork_parent(void);

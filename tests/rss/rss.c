@@ -37,6 +37,13 @@
  *                 come from those pages, not a new one (one free block above
  *                 1 KiB is worth a page change); the same for 2 KiB and
  *                 1280-byte blocks
+ *   huge_yield    huge blocks of 2 and 3 x 16 MiB, touched and freed (the
+ *                 cache keeps them), then 24 MiB of touched 4 KiB blocks
+ *                 made at once: RSS grows by less than 8 MiB (the cache
+ *                 lets go of as much as new segments map, oldest mapping
+ *                 first, whole or cut); a live huge block made before
+ *                 them keeps its contents, and four 16 MiB blocks made
+ *                 after them (from what the cache kept) can be written
  *   spares_back   a thread frees 16 MiB of 64-byte blocks and exits; while
  *                the main thread goes on with a little small-block work
  *                every 120 ms, RSS comes back within 2 MiB of where it
@@ -543,6 +550,51 @@ static void huge_back(void)
           "RSS is %zu MiB above where it started (the cache kept their pages)", (after - before) / MiB);
 }
 
+static void huge_yield(void)
+{
+    enum { BIG = 3, SMALL = 24 * MiB / (4 * KiB) };
+    size_t live_n = 8 * MiB;
+    /* (made in this order, live may lie just below two: a cut past two's
+     * start would unmap the end of live) */
+    unsigned char *two = HIDE(malloc(2 * MiB)), *live = HIDE(malloc(live_n)), *big[BIG];
+    CHECK(live && two, "malloc(8 MiB / 2 MiB) returned NULL");
+    uint64_t seed = pattern_seed(live, 7);
+    pattern_fill(live, live_n, seed);
+    memset(two, 1, 2 * MiB);
+    for (int i = 0; i < BIG; i++) {
+        big[i] = HIDE(malloc(16 * MiB));
+        CHECK(big[i], "malloc(16 MiB) returned NULL");
+        memset(big[i], i + 2, 16 * MiB);
+    }
+    free(HIDE(two));                         /* the oldest cached mapping */
+    usleep(2000);
+    for (int i = 0; i < BIG; i++) free(HIDE(big[i]));
+    size_t before = rss_bytes();
+    void **q = os_alloc(SMALL * sizeof *q);
+    for (int i = 0; i < SMALL; i++) {
+        q[i] = HIDE(malloc(4 * KiB));
+        CHECK(q[i], "malloc(4 KiB) returned NULL");
+        memset(q[i], 5, 4 * KiB);
+    }
+    size_t after = rss_bytes();
+    CHECK(after < before + 8 * MiB, "50 MiB of huge blocks freed, then 24 MiB of small blocks made: RSS grew by %zu MiB "
+          "(the cache kept its pages while new segments were mapped)", (after - before) / MiB);
+    long bad = pattern_check(live, live_n, seed);
+    CHECK(bad < 0, "a live 8 MiB block changed at byte %ld while the cache let go of pages", bad);
+    for (int i = 0; i < SMALL; i++) CHECK(first_not(q[i], 4 * KiB, 5) < 0, "a 4 KiB block changed");
+    /* What the cache kept serves again: whole, mapped, and writable. */
+    unsigned char *again[BIG + 1];
+    for (int i = 0; i <= BIG; i++) {
+        again[i] = HIDE(malloc(16 * MiB));
+        CHECK(again[i], "malloc(16 MiB) after the cache let go of pages returned NULL");
+        memset(again[i], 6, 16 * MiB);
+    }
+    for (int i = 0; i <= BIG; i++) free(HIDE(again[i]));
+    for (int i = 0; i < SMALL; i++) free(q[i]);
+    os_free(q, SMALL * sizeof *q);
+    free(live);
+}
+
 /* n touched blocks of `size` bytes, every other one freed (a page of that
  * class keeps half its blocks: none goes back to the pool).  The others
  * stay live until the subtest's process ends. */
@@ -655,6 +707,7 @@ int main(int argc, char **argv)
     run_test("room_reuse", room_reuse, t);
     run_test("spares_back", spares_back, t);
     run_test("huge_back", huge_back, t);
+    run_test("huge_yield", huge_yield, t);
     run_test("busy_back", busy_back, t);
     run_test("back_64", back_64, t);
     run_test("back_4k", back_4k, t);

@@ -308,12 +308,7 @@ static void run_free(cn_heap *h, cn_page *pg, cn_block *head, cn_block *tail, ui
     if (atomic_load_explicit(&pg->owner, memory_order_acquire) == h) {
         tail->next = (uintptr_t)pg->free ^ pg->key;
         pg->free = head;
-#if CN_TSAN
-        __atomic_sub_fetch(&pg->used, (uint16_t)n, __ATOMIC_RELAXED);   /* (see reclaim) */
-#else
-        pg->used = (uint16_t)(pg->used - n);
-#endif
-        if ((int16_t)pg->used <= 0) cn_page_after_free(h, pg);
+        if (cn_used_sub(pg, (uint16_t)n) <= 0) cn_page_after_free(h, pg);
         return;
     }
     run_each(h, pg, head, n);
@@ -382,7 +377,9 @@ static size_t reclaim(cn_heap *a, cn_page **out) {
     for (cn_page *pg = a->full.first, *after; pg && got < RECLAIM_SLOTS; pg = after) {
         after = pg->next;
         reclaim_slot *s = slot_of(tab, pg);
-        uint16_t out_blocks = (uint16_t)(__atomic_load_n(&pg->used, __ATOMIC_RELAXED) & ~CN_USED_FULL);
+        /* (Acquire: a count the owner just lowered for a block it freed
+         * itself comes with that block's free-list write; see cn_used_sub.) */
+        uint16_t out_blocks = (uint16_t)(__atomic_load_n(&pg->used, __ATOMIC_ACQUIRE) & ~CN_USED_FULL);
         if (!s || s->pg != pg || s->n != out_blocks) continue;
         cn_page_list_remove(&a->full, pg);
         atomic_store_explicit(&pg->owner, NULL, memory_order_release);

@@ -64,18 +64,17 @@ static inline __attribute__((always_inline)) cn_heap *cn_owner_peek(const cn_pag
 /* --pg->used; true if the page is now empty (0) or waits in a full list
  * (negative: see CN_USED_FULL).  gcc makes a load, subtract, store and test
  * of "(int16_t)--used <= 0"; one subtract in memory and a jle do, since used
- * never goes below CN_USED_FULL (a block counted there is being freed). */
+ * never goes below CN_USED_FULL (a block counted there is being freed).
+ * On x86 that store is a release, as cn_used_sub's is (the "memory"
+ * clobber keeps the free-list write before it). */
 static inline __attribute__((always_inline)) bool cn_used_drop(cn_page *pg) {
 #if (defined(__x86_64__) || defined(__i386__)) && !CN_TSAN
     __asm__ goto("subw $1, %0\n\tjle %l[out]" : : "m"(pg->used) : "memory", "cc" : out);
     return false;
 out:
     return true;
-#elif CN_TSAN
-    /* (A thread giving back an idle heap's full pages reads `used`.) */
-    return (int16_t)__atomic_sub_fetch(&pg->used, 1, __ATOMIC_RELAXED) <= 0;
 #else
-    return (int16_t)--pg->used <= 0;
+    return cn_used_sub(pg, 1) <= 0;
 #endif
 }
 

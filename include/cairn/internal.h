@@ -209,6 +209,22 @@ static inline uint16_t cn_segmap_fast(uintptr_t a) {
     return *e;
 #endif
 }
+/* The page's owner takes n blocks off its count once they are on the page's
+ * free list; returns the new count.  The owner is the count's only writer,
+ * and the store is a release: a thread giving back an idle heap's full
+ * pages reads the count with acquire (reclaim, heap.c), so when it sees the
+ * owner's own free of a page's last block it also sees that block's
+ * free-list write, before the page goes to another thread.  (On x86 both
+ * are plain moves.) */
+static inline int16_t cn_used_sub(cn_page *pg, uint16_t n) {
+#if CN_TSAN
+    return (int16_t)__atomic_sub_fetch(&pg->used, n, __ATOMIC_RELEASE);
+#else
+    uint16_t u = (uint16_t)(pg->used - n);
+    __atomic_store_n(&pg->used, u, __ATOMIC_RELEASE);
+    return (int16_t)u;
+#endif
+}
 static inline cn_segment *cn_segment_of(uintptr_t a) {
     return (cn_segment *)(a & ~(CN_SEG_SIZE - 1));
 }

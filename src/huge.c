@@ -151,20 +151,27 @@ size_t cn_huge_release_cache(void) {
     return n;
 }
 
+/* The cached mapping freed longest ago (under the lock), or -1. */
+static int cache_oldest_slot(void) {
+    int old = -1;
+    for (int i = 0; i < HUGE_CACHE_SLOTS; i++)
+        if (hg.cache[i].base && (old < 0 || hg.cache[i].time < hg.cache[old].time)) old = i;
+    return old;
+}
+
 /* The page pool mapped `bytes` of new segments: the cache lets go of as
  * much, oldest mappings first (a mapping bigger than what is left to give
- * loses its end).  What the cache keeps is resident, and a program that
- * freed its big buffers and now builds small objects (a new phase) would
- * otherwise hold both, the cache until the purge delay runs out. */
-size_t cn_huge_cache_yield(size_t bytes) {
+ * loses its end, so that the rest still starts where a block cut from it
+ * ends, for realloc to grow into).  What the cache keeps is resident, and
+ * a program that freed its big buffers and now builds small objects (a new
+ * phase) would otherwise hold both, the cache until the purge delay runs
+ * out. */
+void cn_huge_cache_yield(size_t bytes) {
     cache_entry out[HUGE_CACHE_SLOTS];
     size_t n = 0, given = 0;
     cn_lock_acquire(&huge_lock);
     while (given < bytes && hg.cache_bytes) {
-        int old = -1;
-        for (int i = 0; i < HUGE_CACHE_SLOTS; i++)
-            if (hg.cache[i].base && (old < 0 || hg.cache[i].time < hg.cache[old].time)) old = i;
-        cache_entry *c = &hg.cache[old];
+        cache_entry *c = &hg.cache[cache_oldest_slot()];
         size_t cut = c->size, left = bytes - given;
         if (left < c->size && c->size - left >= (size_t)cn_options[CN_OPT_HUGE_THRESHOLD])
             cut = (left + cn_os_page_size() - 1) & ~(cn_os_page_size() - 1);
@@ -176,7 +183,6 @@ size_t cn_huge_cache_yield(size_t bytes) {
     }
     cn_lock_release(&huge_lock);
     unmap_all(out, n);
-    return given;
 }
 
 /* Called as pages go back to the pool and as heaps change pages: cached

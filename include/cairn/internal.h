@@ -217,13 +217,9 @@ static inline uint16_t cn_segmap_fast(uintptr_t a) {
  * free-list write, before the page goes to another thread.  (On x86 both
  * are plain moves.) */
 static inline int16_t cn_used_sub(cn_page *pg, uint16_t n) {
-#if CN_TSAN
-    return (int16_t)__atomic_sub_fetch(&pg->used, n, __ATOMIC_RELEASE);
-#else
     uint16_t u = (uint16_t)(pg->used - n);
     __atomic_store_n(&pg->used, u, __ATOMIC_RELEASE);
     return (int16_t)u;
-#endif
 }
 static inline cn_segment *cn_segment_of(uintptr_t a) {
     return (cn_segment *)(a & ~(CN_SEG_SIZE - 1));
@@ -314,7 +310,7 @@ typedef enum { CN_HUGE_NOT_OURS, CN_HUGE_FREED, CN_HUGE_ALREADY_FREED } cn_huge_
 cn_huge_status cn_huge_free(void *p);
 void  *cn_huge_realloc(void *p, size_t size);       /* p must be huge; resizes to size */
 size_t cn_huge_release_cache(void);
-size_t cn_huge_cache_yield(size_t bytes);  /* unmap that much of the cache, oldest first */
+void   cn_huge_cache_yield(size_t bytes);  /* unmap that much of the cache, oldest first */
 void   cn_huge_expire(void);   /* unmap cached mappings past the purge delay */
 void   cn_huge_fork_prepare(void);
 void   cn_huge_fork_parent(void);
